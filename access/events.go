@@ -1,0 +1,82 @@
+package access
+
+import (
+	"slices"
+	"time"
+
+	"github.com/jitbot/jitbot/policy"
+	"github.com/jitbot/jitbot/store"
+)
+
+func requestEvent(
+	t store.EventType,
+	r store.Request,
+	actor string,
+	at time.Time,
+	details map[string]string,
+) store.Event {
+	return store.Event{
+		Time:      at,
+		Type:      t,
+		Actor:     actor,
+		RequestID: r.ID,
+		GrantID:   r.GrantID,
+		Resource:  r.Resource,
+		Role:      r.Role,
+		Details:   details,
+	}
+}
+
+func grantEvent(
+	t store.EventType,
+	g store.Grant,
+	actor string,
+	at time.Time,
+	details map[string]string,
+) store.Event {
+	return store.Event{
+		Time:      at,
+		Type:      t,
+		Actor:     actor,
+		RequestID: g.RequestID,
+		GrantID:   g.ID,
+		Resource:  g.Resource,
+		Role:      g.Role,
+		Details:   details,
+	}
+}
+
+func appendEvents(tx *store.Tx, evs ...store.Event) error {
+	for _, e := range evs {
+		if _, err := tx.Append(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newGrant builds the grant an approved request leads to. Its expiry is set
+// again when the provider confirms, so the holder gets the full duration.
+func newGrant(r store.Request, rules policy.Rules, now time.Time) store.Grant {
+	return store.Grant{
+		ID:           newID("g"),
+		RequestID:    r.ID,
+		User:         r.Requester,
+		Email:        r.RequesterEmail,
+		Resource:     r.Resource,
+		Role:         r.Role,
+		Provider:     rules.Provider,
+		Target:       rules.Target,
+		State:        store.GrantGranting,
+		CreatedAt:    now,
+		ExpiresAt:    now.Add(r.Duration),
+		AutoApproved: r.AutoApproved,
+		BreakGlass:   r.BreakGlass,
+		Thread:       r.Message,
+	}
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,412 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/jitbot/jitbot/grants"
+	"github.com/jitbot/jitbot/policy"
+	"github.com/jitbot/jitbot/store"
+)
+
+// grant calls the provider for a grant in state granting and records the
+// outcome. Only a grant the provider confirmed becomes active.
+func (s *Service) grant(ctx context.Context, req store.Request, g store.Grant) {
+	if !s.claim(g.ID) {
+		return
+	}
+	defer s.release(g.ID)
+	rules := rulesOf(req)
+	principal, err := rules.Principal(policy.Identity{UserID: g.User, Email: g.Email})
+	if err == nil {
+		g.Principal = principal
+		err = s.callProvider(ctx, "grant", g)
+	}
+	now := s.clock.Now()
+	if err != nil {
+		s.failGrant(ctx, req, g, rules, err, now)
+		return
+	}
+	g.State, g.GrantedAt, g.ExpiresAt = store.GrantActive, now, now.Add(req.Duration)
+	err = s.cfg.Store.Update(func(tx *store.Tx) error {
+		cur, err := tx.Grant(g.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != store.GrantGranting {
+			return store.ErrConflict
+		}
+		g.Thread = cur.Thread
+		if err := tx.PutGrant(g); err != nil {
+			return err
+		}
+		return appendEvents(tx, grantEvent(store.EvGrantCreated, g, "jitbot", now, map[string]string{
+			"expires_at": g.ExpiresAt.UTC().Format(time.RFC3339),
+			"duration":   req.Duration.String(),
+			"provider":   g.Provider,
+			"principal":  g.Principal,
+		}))
+	})
+	if err != nil {
+		// The provider granted but the state could not be stored: take
+		// the access back rather than leave a grant nobody tracks.
+		s.log.Error().Err(err).Str("grant_id", g.ID).Msg("grant not stored; revoking")
+		_ = s.callProvider(ctx, "revoke", g)
+		return
+	}
+	s.log.Info().Str("grant_id", g.ID).Str("request_id", g.RequestID).Str("user", g.User).
+		Str("resource", g.Resource).Str("role", g.Role).Str("provider", g.Provider).
+		Time("expires_at", g.ExpiresAt).Msg("grant active")
+	s.armGrant(g, rules)
+	s.notify(ctx, Notice{Kind: NoticeGranted, Request: req, Grant: g, Rules: rules})
+}
+
+func (s *Service) failGrant(
+	ctx context.Context,
+	req store.Request,
+	g store.Grant,
+	rules policy.Rules,
+	cause error,
+	now time.Time,
+) {
+	g.State, g.EndedAt, g.LastError = store.GrantFailed, now, cause.Error()
+	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+		cur, err := tx.Grant(g.ID)
+		if err != nil {
+			return err
+		}
+		g.Thread = cur.Thread
+		if err := tx.PutGrant(g); err != nil {
+			return err
+		}
+		return appendEvents(tx, grantEvent(store.EvGrantFailed, g, "jitbot", now,
+			map[string]string{"error": cause.Error(), "provider": g.Provider}))
+	})
+	if err != nil {
+		s.log.Error().Err(err).Str("grant_id", g.ID).Msg("grant failure not stored")
+	}
+	s.log.Error().Err(cause).Str("grant_id", g.ID).Str("request_id", g.RequestID).
+		Str("provider", g.Provider).Str("resource", g.Resource).Str("role", g.Role).
+		Msg("grant failed")
+	s.notify(ctx, Notice{Kind: NoticeGrantFailed, Request: req, Grant: g, Rules: rules,
+		Text: failurePhrase(cause)})
+}
+
+// failurePhrase is what a person is told about a provider failure: the kind,
+// never the provider's own words.
+func failurePhrase(err error) string {
+	var pe *grants.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the provider did not answer in time"
+	case errors.Is(err, errNoProvider):
+		return "the role's provider is not configured"
+	case errors.As(err, &pe) && pe.Permanent:
+		return "the provider refused the change (see the jitbot log)"
+	default:
+		return "the provider call failed (see the jitbot log)"
+	}
+}
+
+var errNoProvider = errors.New("no such provider")
+
+func (s *Service) callProvider(ctx context.Context, op string, g store.Grant) error {
+	p, ok := s.cfg.Providers[g.Provider]
+	if !ok {
+		return fmt.Errorf("%s grant %s: %w %q", op, g.ID, errNoProvider, g.Provider)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
+	defer cancel()
+	pg := providerGrant(g)
+	switch op {
+	case "grant":
+		return p.Grant(ctx, pg)
+	default:
+		if err := p.Revoke(ctx, pg); err != nil {
+			return err
+		}
+		return s.verifyRevoked(ctx, p, pg)
+	}
+}
+
+// verifyRevoked asks a provider that can tell whether access is really gone.
+func (s *Service) verifyRevoked(ctx context.Context, p grants.Provider, g grants.Grant) error {
+	c, ok := p.(grants.Checker)
+	if !ok {
+		return nil
+	}
+	held, err := c.Held(ctx, g)
+	if err != nil {
+		return fmt.Errorf("verify revoke of grant %s: %w", g.ID, err)
+	}
+	if held {
+		return fmt.Errorf("revoke of grant %s did not take: access still held", g.ID)
+	}
+	return nil
+}
+
+func providerGrant(g store.Grant) grants.Grant {
+	return grants.Grant{
+		ID:        g.ID,
+		RequestID: g.RequestID,
+		User:      g.User,
+		Email:     g.Email,
+		Principal: g.Principal,
+		Resource:  g.Resource,
+		Role:      g.Role,
+		Target:    g.Target,
+		ExpiresAt: g.ExpiresAt,
+	}
+}
+
+func (s *Service) claim(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[id] {
+		return false
+	}
+	s.inflight[id] = true
+	return true
+}
+
+func (s *Service) release(id string) {
+	s.mu.Lock()
+	delete(s.inflight, id)
+	s.mu.Unlock()
+}
+
+// armGrant schedules an active grant's warning and expiry.
+func (s *Service) armGrant(g store.Grant, rules policy.Rules) {
+	s.sched.add(job{at: g.ExpiresAt, kind: jobExpireGrant, id: g.ID})
+	if rules.WarnBefore > 0 && g.WarnedAt.IsZero() {
+		at := g.ExpiresAt.Add(-rules.WarnBefore)
+		if at.After(g.GrantedAt) {
+			s.sched.add(job{at: at, kind: jobWarnGrant, id: g.ID})
+		}
+	}
+}
+
+// Release gives a grant back before its time: the holder's own, or any grant
+// for an admin.
+func (s *Service) Release(ctx context.Context, grantID, actor string) (store.Grant, error) {
+	g, err := s.loadGrant(grantID)
+	if err != nil {
+		return g, err
+	}
+	reason := store.EndReleased
+	if actor != g.User {
+		if err := s.requireAdmin(ctx, actor); err != nil {
+			return g, err
+		}
+		reason = store.EndRevoked
+	}
+	if g.State != store.GrantActive {
+		return g, ErrNotActive
+	}
+	return s.revoke(ctx, g.ID, reason, actor)
+}
+
+// revoke takes a grant back. The intent is stored first (state revoking),
+// so a crash resumes it; a failure is stored, announced and retried with
+// backoff until it succeeds.
+func (s *Service) revoke(ctx context.Context, id, reason, actor string) (store.Grant, error) {
+	if !s.claim(id) {
+		g, err := s.loadGrant(id)
+		if err != nil {
+			return g, err
+		}
+		return g, ErrNotActive
+	}
+	defer s.release(id)
+	g, covered, err := s.markRevoking(id, reason, actor)
+	if err != nil {
+		return g, err
+	}
+	if !covered {
+		err = s.callProvider(ctx, "revoke", g)
+	}
+	if err != nil {
+		return s.revokeFailed(ctx, g, err)
+	}
+	return s.revoked(ctx, g, covered)
+}
+
+// markRevoking moves an active grant to revoking and reports whether another
+// live grant of the same role to the same principal still covers the access,
+// in which case the provider must not take it away.
+func (s *Service) markRevoking(id, reason, actor string) (store.Grant, bool, error) {
+	var g store.Grant
+	var covered bool
+	now := s.clock.Now()
+	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+		var err error
+		if g, err = tx.Grant(id); err != nil {
+			return err
+		}
+		switch g.State {
+		case store.GrantRevoking:
+		case store.GrantActive:
+			g.State, g.EndReason, g.EndedBy = store.GrantRevoking, reason, actor
+			g.EndedAt = now
+			if err := tx.PutGrant(g); err != nil {
+				return err
+			}
+		default:
+			return ErrNotActive
+		}
+		covered, err = coveredByOther(tx, g, now)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotActive) {
+		err = fmt.Errorf("mark grant %s revoking: %w", id, err)
+	}
+	return g, covered, err
+}
+
+func coveredByOther(tx *store.Tx, g store.Grant, now time.Time) (bool, error) {
+	others, err := tx.UserGrants(g.User, true)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range others {
+		if o.ID == g.ID || o.State != store.GrantActive {
+			continue
+		}
+		if o.Provider == g.Provider && o.Target == g.Target &&
+			o.Principal == g.Principal && o.ExpiresAt.After(now) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *Service) revoked(ctx context.Context, g store.Grant, covered bool) (store.Grant, error) {
+	now := s.clock.Now()
+	ev := store.EvGrantRevoked
+	if g.EndReason == store.EndReleased {
+		ev = store.EvGrantReleased
+	}
+	late := max(0, now.Sub(g.ExpiresAt))
+	if g.EndReason != store.EndExpired {
+		late = 0
+	}
+	details := map[string]string{
+		"held":    now.Sub(g.GrantedAt).Round(time.Second).String(),
+		"late":    late.String(),
+		"reason":  g.EndReason,
+		"covered": strconv.FormatBool(covered),
+	}
+	g.State, g.EndedAt, g.LastError = store.GrantRevoked, now, ""
+	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+		if err := tx.PutGrant(g); err != nil {
+			return err
+		}
+		return appendEvents(tx, grantEvent(ev, g, g.EndedBy, now, details))
+	})
+	if err != nil {
+		return g, fmt.Errorf("store revoke of grant %s: %w", g.ID, err)
+	}
+	s.log.Info().Str("grant_id", g.ID).Str("user", g.User).Str("resource", g.Resource).
+		Str("role", g.Role).Str("reason", g.EndReason).Dur("late", late).
+		Bool("covered", covered).Msg("grant revoked")
+	req, _ := s.request(g.RequestID)
+	s.notify(ctx, Notice{Kind: NoticeRevoked, Request: req, Grant: g, Rules: rulesOf(req)})
+	return g, nil
+}
+
+// revokeFailed stores the failure and schedules the next attempt. The grant
+// stays in revoking, so it is retried after a restart too.
+func (s *Service) revokeFailed(ctx context.Context, g store.Grant, cause error) (store.Grant, error) {
+	now := s.clock.Now()
+	g.Attempts++
+	g.LastError = cause.Error()
+	g.NextAttempt = now.Add(s.backoff(g.Attempts))
+	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+		if err := tx.PutGrant(g); err != nil {
+			return err
+		}
+		return appendEvents(tx, grantEvent(store.EvGrantRevokeFailed, g, "jitbot", now,
+			map[string]string{"error": cause.Error(), "attempt": strconv.Itoa(g.Attempts)}))
+	})
+	if err != nil {
+		s.log.Error().Err(err).Str("grant_id", g.ID).Msg("revoke failure not stored")
+	}
+	s.log.Error().Err(cause).Str("grant_id", g.ID).Str("provider", g.Provider).
+		Str("user", g.User).Int("attempt", g.Attempts).Time("next_attempt", g.NextAttempt).
+		Msg("revoke failed")
+	s.sched.add(job{at: g.NextAttempt, kind: jobRetryRevoke, id: g.ID})
+	// Shout on the first failure and then now and again, not on every retry.
+	if g.Attempts == 1 || g.Attempts%10 == 0 {
+		req, _ := s.request(g.RequestID)
+		s.notify(ctx, Notice{Kind: NoticeRevokeFailed, Request: req, Grant: g,
+			Rules: rulesOf(req), Text: failurePhrase(cause)})
+	}
+	return g, fmt.Errorf("revoke grant %s: %w", g.ID, cause)
+}
+
+// backoff doubles from RetryMin up to RetryMax, with jitter of up to a fifth.
+func (s *Service) backoff(attempt int) time.Duration {
+	d := s.cfg.RetryMin << min(attempt-1, 20)
+	if d > s.cfg.RetryMax || d <= 0 {
+		d = s.cfg.RetryMax
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// Acknowledge records that someone looked at a break-glass grant after the
+// fact. Only admins may.
+func (s *Service) Acknowledge(ctx context.Context, grantID, actor string) (store.Grant, error) {
+	g, err := s.loadGrant(grantID)
+	if err != nil {
+		return g, err
+	}
+	if !g.BreakGlass {
+		return g, ErrNotFound
+	}
+	if err := s.requireAdmin(ctx, actor); err != nil {
+		return g, err
+	}
+	now := s.clock.Now()
+	err = s.cfg.Store.Update(func(tx *store.Tx) error {
+		cur, err := tx.Grant(g.ID)
+		if err != nil {
+			return err
+		}
+		if cur.AckedBy != "" {
+			g = cur
+			return ErrAlreadyDecided
+		}
+		cur.AckedBy, cur.AckedAt = actor, now
+		g = cur
+		if err := tx.PutGrant(cur); err != nil {
+			return err
+		}
+		return appendEvents(tx, grantEvent(store.EvBreakGlassAcked, cur, actor, now, nil))
+	})
+	if err != nil {
+		return g, err
+	}
+	s.log.Info().Str("grant_id", g.ID).Str("approver", actor).Msg("break-glass acknowledged")
+	req, _ := s.request(g.RequestID)
+	s.notify(ctx, Notice{Kind: NoticeBreakGlassAck, Request: req, Grant: g, Rules: rulesOf(req)})
+	return g, nil
+}
+
+// Mine lists a user's pending requests and live grants.
+func (s *Service) Mine(_ context.Context, user string) ([]store.Request, []store.Grant, error) {
+	var reqs []store.Request
+	var gs []store.Grant
+	err := s.cfg.Store.View(func(tx *store.Tx) error {
+		var err error
+		if reqs, err = tx.UserRequests(user, store.RequestPending); err != nil {
+			return err
+		}
+		gs, err = tx.UserGrants(user, true)
+		return err
+	})
+	return reqs, gs, err
+}
