@@ -1,0 +1,240 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Sub-commands of /jit.
+const (
+	cmdHelp       = "help"
+	cmdRequest    = "request"
+	cmdBreakGlass = "breakglass"
+	cmdList       = "list"
+	cmdRevoke     = "revoke"
+	cmdCancel     = "cancel"
+	cmdAck        = "ack"
+)
+
+// usage is the one-line synopsis of each sub-command, without the command.
+var usage = map[string]string{
+	cmdHelp:       "help",
+	cmdRequest:    "request <resource> <role> <duration> <reason…>",
+	cmdBreakGlass: "breakglass <resource> <role> <duration> <reason…>",
+	cmdList:       "list",
+	cmdRevoke:     "revoke <grant-id>",
+	cmdCancel:     "cancel <request-id>",
+	cmdAck:        "ack <grant-id>",
+}
+
+// usageOrder lists the sub-commands as help shows them.
+var usageOrder = []string{
+	cmdRequest, cmdBreakGlass, cmdList, cmdRevoke, cmdCancel, cmdAck, cmdHelp,
+}
+
+// command is one parsed /jit invocation.
+type command struct {
+	Sub string
+	// Modal is set for a bare "request": open the form instead.
+	Modal    bool
+	Resource string
+	Role     string
+	Duration time.Duration
+	Reason   string
+	// ID is the request or grant id of revoke, cancel and ack.
+	ID string
+}
+
+// usageError is input the bot cannot read; Problem names what is wrong
+// and Sub which usage line to show ("" for the list of all).
+type usageError struct {
+	Sub     string
+	Problem string
+}
+
+func (e *usageError) Error() string { return e.Problem }
+
+// parseCommand reads the text after the slash command. Slack may send it
+// with entities escaped (&amp; &lt; &gt;) and with users, channels and
+// links as <...> sequences; quotes, smart or plain, may surround words.
+func parseCommand(text string) (command, error) {
+	words := splitWords(unescapeSlack(text))
+	if len(words) == 0 {
+		return command{Sub: cmdHelp}, nil
+	}
+	sub := strings.ToLower(words[0])
+	args := words[1:]
+	switch sub {
+	case cmdHelp, cmdList:
+		return command{Sub: sub}, nil
+	case cmdRequest, cmdBreakGlass:
+		return parseRequest(sub, args)
+	case cmdRevoke, cmdCancel, cmdAck:
+		return parseID(sub, args)
+	}
+	return command{}, &usageError{
+		Problem: fmt.Sprintf("Unknown sub-command %q.", words[0]),
+	}
+}
+
+func parseRequest(sub string, args []string) (command, error) {
+	if sub == cmdRequest && len(args) == 0 {
+		return command{Sub: sub, Modal: true}, nil
+	}
+	names := []string{"resource", "role", "duration", "reason"}
+	if len(args) < len(names) {
+		return command{}, &usageError{Sub: sub,
+			Problem: "Missing " + names[len(args)] + "."}
+	}
+	d, problem := parseDuration(args[2])
+	if problem != "" {
+		return command{}, &usageError{Sub: sub, Problem: problem}
+	}
+	return command{
+		Sub:      sub,
+		Resource: args[0],
+		Role:     args[1],
+		Duration: d,
+		Reason:   strings.Join(args[3:], " "),
+	}, nil
+}
+
+func parseID(sub string, args []string) (command, error) {
+	what := "grant id"
+	if sub == cmdCancel {
+		what = "request id"
+	}
+	switch len(args) {
+	case 0:
+		return command{}, &usageError{Sub: sub, Problem: "Missing " + what + "."}
+	case 1:
+		return command{Sub: sub, ID: args[0]}, nil
+	}
+	return command{}, &usageError{Sub: sub,
+		Problem: "Give exactly one " + what + "."}
+}
+
+var bareNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// parseDuration reads durations like 90m, 1h30m, 2h or 1d. A number
+// without a unit is refused rather than guessed. A non-empty problem says,
+// for the user, what is wrong.
+func parseDuration(s string) (d time.Duration, problem string) {
+	if bareNumber.MatchString(s) {
+		return 0, fmt.Sprintf("Duration %q has no unit: use a unit, e.g. %sm.", s, s)
+	}
+	d, err := parseDays(strings.ToLower(s))
+	if err != nil {
+		return 0, fmt.Sprintf("Cannot read duration %q: use e.g. 90m, 2h or 1d.", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Sprintf("Duration %q must be more than zero.", s)
+	}
+	return d, ""
+}
+
+// parseDays extends time.ParseDuration with a leading whole-day part: "1d",
+// "2d12h".
+func parseDays(s string) (time.Duration, error) {
+	before, after, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.Atoi(before)
+	if err != nil || days < 0 || days > 366 {
+		return 0, errors.New("bad day count")
+	}
+	d := time.Duration(days) * 24 * time.Hour
+	if after == "" {
+		return d, nil
+	}
+	rest, err := time.ParseDuration(after)
+	return d + rest, err
+}
+
+// quotePairs maps each opening quote to the closing quotes that end it.
+var quotePairs = map[rune]string{
+	'"': `"`, '\'': `'`,
+	'“': `”“"`, '”': `”“"`, '„': `“”"`,
+	'‘': `’‘'`, '’': `’‘'`, '«': `»`, '»': `«`,
+}
+
+// splitWords splits on runs of white space. A word that starts with a
+// quote runs to the matching closing quote, spaces included; the quotes
+// are dropped.
+func splitWords(s string) []string {
+	var words []string
+	rs := []rune(s)
+	for i := 0; i < len(rs); {
+		if unicode.IsSpace(rs[i]) {
+			i++
+			continue
+		}
+		word, next := readWord(rs, i)
+		if word != "" {
+			words = append(words, word)
+		}
+		i = next
+	}
+	return words
+}
+
+func readWord(rs []rune, i int) (string, int) {
+	if closers, ok := quotePairs[rs[i]]; ok {
+		for j := i + 1; j < len(rs); j++ {
+			if strings.ContainsRune(closers, rs[j]) {
+				return strings.TrimSpace(string(rs[i+1 : j])), j + 1
+			}
+		}
+		// An unmatched quote is just a character to drop.
+		i++
+	}
+	j := i
+	for j < len(rs) && !unicode.IsSpace(rs[j]) {
+		j++
+	}
+	return strings.Trim(string(rs[i:j]), `"'“”‘’„«»`), j
+}
+
+var slackRef = regexp.MustCompile(`<([^<>]*)>`)
+
+// unescapeSlack turns Slack's escaped message text into plain text: user
+// and channel references become @name or @U… and #name or #C…, links
+// their label or address, special mentions @here and the like, and the
+// three escaped entities their characters.
+func unescapeSlack(s string) string {
+	s = slackRef.ReplaceAllStringFunc(s, func(m string) string {
+		return plainRef(m[1 : len(m)-1])
+	})
+	r := strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+	return r.Replace(s)
+}
+
+func plainRef(ref string) string {
+	target, label, hasLabel := strings.Cut(ref, "|")
+	switch {
+	case strings.HasPrefix(target, "@"):
+		if hasLabel {
+			return "@" + label
+		}
+		return target
+	case strings.HasPrefix(target, "#"):
+		if hasLabel {
+			return "#" + label
+		}
+		return target
+	case strings.HasPrefix(target, "!") && hasLabel:
+		return label
+	case strings.HasPrefix(target, "!"):
+		name, _, _ := strings.Cut(strings.TrimPrefix(target, "!"), "^")
+		return "@" + strings.TrimPrefix(name, "subteam")
+	case hasLabel:
+		return label
+	}
+	return target
+}

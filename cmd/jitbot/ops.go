@@ -1,0 +1,447 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jitbot/jitbot/app"
+	"github.com/jitbot/jitbot/config"
+	"github.com/jitbot/jitbot/grants"
+	"github.com/jitbot/jitbot/grants/builtin"
+	"github.com/jitbot/jitbot/policy"
+	"github.com/jitbot/jitbot/review"
+	"github.com/jitbot/jitbot/store"
+)
+
+// openStore opens the configured store for an operator command. A running
+// bot holds the file's lock; the error says so.
+func openStore(cfg *config.Config) (*store.DB, error) {
+	db, err := store.Open(cfg.Store.Path, store.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s (is a jitbot run using it?): %w",
+			cfg.Store.Path, err)
+	}
+	return db, nil
+}
+
+// timeRange reads --from and --to (dates or RFC 3339 times); empty --to is
+// now and empty --from is the given default span before it.
+type timeRange struct{ from, to string }
+
+func (r *timeRange) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.from, "from", "", "start, as 2026-01-31 or RFC 3339")
+	cmd.Flags().StringVar(&r.to, "to", "", "end (exclusive), as 2026-03-31 or RFC 3339")
+}
+
+func (r *timeRange) parse(span time.Duration, now time.Time) (time.Time, time.Time, error) {
+	to, err := parseWhen("--to", r.to, now)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	from, err := parseWhen("--from", r.from, to.Add(-span))
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if span > 0 && !from.Before(to) {
+		return time.Time{}, time.Time{}, fmt.Errorf("--from %s is not before --to %s",
+			from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return from, to, nil
+}
+
+func parseWhen(flag, s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: use a date like 2026-01-31 or an RFC 3339 time", flag, s)
+}
+
+func auditCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Verify and export the audit trail"}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Walk the hash chain and name the first event changed, removed or reordered",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			db, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rep, err := db.Verify()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !rep.OK {
+				fmt.Fprintf(out, "audit trail BROKEN after checking %d event(s): %s\n",
+					rep.Checked, rep.Problem)
+				return silentError{errors.New("audit trail broken")}
+			}
+			last, err := db.LastEvent()
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			fmt.Fprintf(out, "audit trail intact: %d event(s); last seq %d hash %s\n",
+				rep.Checked, last.Seq, last.Hash)
+			return nil
+		},
+	}
+	var tr timeRange
+	var format, outPath string
+	export := &cobra.Command{
+		Use:   "export",
+		Short: "Write audit events as JSON lines or CSV",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, to, err := tr.parse(0, time.Time{})
+			if err != nil {
+				return err
+			}
+			cfg, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			db, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return withOutput(cmd, outPath, func(w io.Writer) error {
+				n, err := db.Export(w, from, to, format)
+				if err == nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "exported %d event(s)\n", n)
+				}
+				return err
+			})
+		},
+	}
+	tr.flags(export)
+	export.Flags().StringVar(&format, "format", "jsonl", "jsonl or csv")
+	export.Flags().StringVarP(&outPath, "output", "o", "-", "file to write, - for stdout")
+	cmd.AddCommand(verify, export)
+	return cmd
+}
+
+// withOutput runs fn on stdout ("-") or on a new file at path.
+func withOutput(cmd *cobra.Command, path string, fn func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return fn(cmd.OutOrStdout())
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func reviewCmd(g *globals) *cobra.Command {
+	var tr timeRange
+	var format, outPath string
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "Quarterly access review: automate, one-offs, stale, tighten, rubber stamps",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, to, err := tr.parse(90*24*time.Hour, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			render, err := reportRenderer(format)
+			if err != nil {
+				return err
+			}
+			cfg, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			db, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rep, err := review.Analyze(db, app.PolicyView(cfg.Policy), from, to)
+			if err != nil {
+				return err
+			}
+			return withOutput(cmd, outPath, func(w io.Writer) error { return render(rep, w) })
+		},
+	}
+	tr.flags(cmd)
+	cmd.Flags().StringVar(&format, "format", "md", "md, html or json")
+	cmd.Flags().StringVarP(&outPath, "output", "o", "-", "file to write, - for stdout")
+	cmd.AddCommand(generateCmd(g))
+	return cmd
+}
+
+func reportRenderer(format string) (func(*review.Report, io.Writer) error, error) {
+	switch format {
+	case "md", "markdown":
+		return (*review.Report).Markdown, nil
+	case "html":
+		return (*review.Report).HTML, nil
+	case "json":
+		return (*review.Report).JSON, nil
+	}
+	return nil, fmt.Errorf("--format %q: use md, html or json", format)
+}
+
+// storeWriter appends generated events to the store in batches.
+type storeWriter struct {
+	db      *store.DB
+	pending []store.Event
+}
+
+func (w *storeWriter) Append(e store.Event) error {
+	w.pending = append(w.pending, e)
+	if len(w.pending) >= 5000 {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *storeWriter) flush() error {
+	err := w.db.Update(func(tx *store.Tx) error {
+		for _, e := range w.pending {
+			if _, err := tx.Append(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	w.pending = w.pending[:0]
+	return err
+}
+
+func generateCmd(g *globals) *cobra.Command {
+	var days int
+	var seed uint64
+	var path string
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Write 90 days of realistic audit events with known patterns into a new store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return errors.New("--store is required: the new store file to write")
+			}
+			if _, err := os.Stat(path); err == nil {
+				return fmt.Errorf("--store %s exists; generate writes a new store only", path)
+			}
+			db, err := store.Open(path, store.Options{Timeout: time.Second})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			w := &storeWriter{db: db}
+			planted, err := review.Generate(w, review.GenOptions{Seed: seed, Days: days})
+			if err == nil {
+				err = w.flush()
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(),
+				"wrote %d events (%s to %s) to %s\n"+
+					"planted: %s asks %s/%s %d times; rubber stamp %s; stale role %s/%s\n",
+				planted.Events, planted.Start.Format("2006-01-02"),
+				planted.End.Format("2006-01-02"), path, planted.Automate.User,
+				planted.Automate.Resource, planted.Automate.Role, planted.Automate.Asks,
+				planted.Stamp, planted.StaleRole.Resource, planted.StaleRole.Role)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&days, "days", 90, "days of events")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed; the same seed writes the same events")
+	cmd.Flags().StringVar(&path, "store", "", "new store file to write")
+	return cmd
+}
+
+func grantsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "grants", Short: "List live grants and reconcile providers"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the grants that hold or may hold access",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			live, err := liveGrants(cfg)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "GRANT\tUSER\tRESOURCE\tROLE\tSTATE\tEXPIRES")
+			for _, gr := range live {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", gr.ID, gr.User, gr.Resource,
+					gr.Role, gr.State, gr.ExpiresAt.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	var revoke bool
+	reconcile := &cobra.Command{
+		Use:   "reconcile",
+		Short: "List provider-side memberships no live grant explains; --revoke removes them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return reconcileAll(cmd.Context(), cmd.OutOrStdout(), cfg, revoke)
+		},
+	}
+	reconcile.Flags().BoolVar(&revoke, "revoke", false, "revoke the memberships found")
+	cmd.AddCommand(list, reconcile)
+	return cmd
+}
+
+func liveGrants(cfg *config.Config) ([]store.Grant, error) {
+	db, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var live []store.Grant
+	err = db.View(func(tx *store.Tx) error {
+		live, err = tx.LiveGrants()
+		return err
+	})
+	sort.Slice(live, func(i, j int) bool { return live[i].ExpiresAt.Before(live[j].ExpiresAt) })
+	return live, err
+}
+
+// reconcileAll asks every provider that can list its members for drift and
+// records what it found (and removed) in the audit trail.
+func reconcileAll(ctx context.Context, out io.Writer, cfg *config.Config, revoke bool) error {
+	providers, err := builtin.Registry().Build(app.ProviderConfigs(cfg), grants.Env{})
+	if err != nil {
+		return err
+	}
+	defer closeProviders(providers)
+	db, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var live []store.Grant
+	if err := db.View(func(tx *store.Tx) error {
+		live, err = tx.LiveGrants()
+		return err
+	}); err != nil {
+		return err
+	}
+	drift := 0
+	for _, name := range sortedKeys(providers) {
+		n, err := reconcileOne(ctx, out, db, cfg.Policy, name, providers[name], live, revoke)
+		if err != nil {
+			return err
+		}
+		drift += n
+	}
+	fmt.Fprintf(out, "%d membership(s) without a live grant\n", drift)
+	return nil
+}
+
+func reconcileOne(
+	ctx context.Context,
+	out io.Writer,
+	db *store.DB,
+	pol *policy.Policy,
+	name string,
+	p grants.Provider,
+	live []store.Grant,
+	revoke bool,
+) (int, error) {
+	lister, ok := p.(grants.Lister)
+	if !ok {
+		return 0, nil
+	}
+	var mine []grants.Grant
+	for _, g := range live {
+		if g.Provider == name {
+			mine = append(mine, grants.Grant{Principal: g.Principal, Target: g.Target})
+		}
+	}
+	drift, err := grants.Reconcile(ctx, lister, targetsOf(pol, name), mine)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile provider %s: %w", name, err)
+	}
+	for _, m := range drift {
+		ev, action := store.EvReconcileDrift, "found"
+		if revoke {
+			g := grants.Grant{ID: "reconcile", Principal: m.Principal, Target: m.Target}
+			if err := p.Revoke(ctx, g); err != nil {
+				return 0, fmt.Errorf("revoke %s from %s on %s: %w", m.Target, m.Principal, name, err)
+			}
+			ev, action = store.EvReconcileRevoked, "revoked"
+		}
+		fmt.Fprintf(out, "%s: %s holds %s without a live grant (%s)\n",
+			name, m.Principal, m.Target, action)
+		err := db.Update(func(tx *store.Tx) error {
+			_, err := tx.Append(store.Event{Time: time.Now().UTC(), Type: ev, Actor: "jitbot",
+				Details: map[string]string{"provider": name, "principal": m.Principal,
+					"target": m.Target}})
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(drift), nil
+}
+
+// targetsOf lists the provider-side roles the policy grants through a
+// provider: the roles reconcile looks after.
+func targetsOf(p *policy.Policy, provider string) []string {
+	var out []string
+	for resource, roles := range p.Catalog() {
+		for _, role := range roles {
+			if r, ok := p.Rules(resource, role); ok && r.Provider == provider {
+				out = append(out, r.Target)
+			}
+		}
+	}
+	return out
+}
+
+func closeProviders(ps map[string]grants.Provider) {
+	for _, p := range ps {
+		if c, ok := p.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
