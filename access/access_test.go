@@ -108,7 +108,7 @@ func (m *memProvider) counts() (int, int) {
 type directory struct{ emails map[string]string }
 
 func (d directory) GroupMembers(context.Context, string) ([]string, error) { return nil, nil }
-func (d directory) Email(_ context.Context, u string) (string, error)     { return d.emails[u], nil }
+func (d directory) Email(_ context.Context, u string) (string, error)      { return d.emails[u], nil }
 
 // notifier records notices and hands each to a channel tests wait on.
 type notifier struct {

@@ -19,7 +19,6 @@ func (s *Service) grant(ctx context.Context, req store.Request, g store.Grant) {
 	if !s.claim(g.ID) {
 		return
 	}
-	defer s.release(g.ID)
 	rules := rulesOf(req)
 	principal, err := rules.Principal(policy.Identity{UserID: g.User, Email: g.Email})
 	if err == nil {
@@ -28,6 +27,7 @@ func (s *Service) grant(ctx context.Context, req store.Request, g store.Grant) {
 	}
 	now := s.clock.Now()
 	if err != nil {
+		s.release(g.ID)
 		s.failGrant(ctx, req, g, rules, err, now)
 		return
 	}
@@ -51,6 +51,9 @@ func (s *Service) grant(ctx context.Context, req store.Request, g store.Grant) {
 			"principal":  g.Principal,
 		}))
 	})
+	// From here on the stored state speaks for the grant; an early
+	// release or the expiry may take it while the notices go out.
+	s.release(g.ID)
 	if err != nil {
 		// The provider granted but the state could not be stored: take
 		// the access back rather than leave a grant nobody tracks.

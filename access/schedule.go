@@ -91,8 +91,9 @@ func (s *scheduler) recovered() (time.Duration, int) {
 	return s.recoverIn, s.armed
 }
 
-// due pops the jobs whose time has come and returns the wait until the next.
-func (s *scheduler) due(now time.Time) ([]job, time.Duration) {
+// due pops the jobs whose time has come and returns the time of the next,
+// zero when none is left.
+func (s *scheduler) due(now time.Time) ([]job, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []job
@@ -100,9 +101,9 @@ func (s *scheduler) due(now time.Time) ([]job, time.Duration) {
 		out = append(out, heap.Pop(&s.jobs).(job))
 	}
 	if len(s.jobs) == 0 {
-		return out, -1
+		return out, time.Time{}
 	}
-	return out, s.jobs[0].at.Sub(now)
+	return out, s.jobs[0].at
 }
 
 // run fires jobs until ctx is done, then waits for running ones.
@@ -110,7 +111,7 @@ func (s *scheduler) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		jobs, wait := s.due(s.clock.Now())
+		jobs, next := s.due(s.clock.Now())
 		for _, j := range jobs {
 			select {
 			case s.slots <- struct{}{}:
@@ -124,15 +125,15 @@ func (s *scheduler) run(ctx context.Context) error {
 				s.fire(ctx, j)
 			}(j)
 		}
-		if err := s.sleep(ctx, wait); err != nil {
+		if err := s.sleep(ctx, next); err != nil {
 			return nil
 		}
 	}
 }
 
-// sleep waits for d (forever when negative), a new job, or ctx.
-func (s *scheduler) sleep(ctx context.Context, d time.Duration) error {
-	if d < 0 {
+// sleep waits until next (forever when zero), a new job, or ctx.
+func (s *scheduler) sleep(ctx context.Context, next time.Time) error {
+	if next.IsZero() {
 		select {
 		case <-s.wake:
 			return nil
@@ -140,8 +141,13 @@ func (s *scheduler) sleep(ctx context.Context, d time.Duration) error {
 			return ctx.Err()
 		}
 	}
-	t := s.clock.NewTimer(d)
+	t := s.clock.NewTimer(next.Sub(s.clock.Now()))
 	defer t.Stop()
+	// The clock may have moved between reading it and arming the timer;
+	// a timer armed late would wait past next.
+	if !s.clock.Now().Before(next) {
+		return nil
+	}
 	select {
 	case <-t.Chan():
 	case <-s.wake:

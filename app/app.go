@@ -96,7 +96,7 @@ func (a *App) build() error {
 		AppToken:     cfg.Slack.AppToken.Reveal(),
 		BotToken:     cfg.Slack.BotToken.Reveal(),
 		APIURL:       cfg.Slack.APIURL,
-		Log:          a.log.With().Str("component", "bot").Logger(),
+		Log:          a.log,
 		Clock:        a.clock,
 		Timeout:      cfg.Timers.SlackTimeout,
 		AdminChannel: cfg.Slack.AdminChannel,

@@ -175,7 +175,7 @@ func waitEphemeral(t *testing.T, srv *slackfake.Server, user, want string) slack
 	var found slackfake.Ephemeral
 	err := srv.WaitFor(testCtx(t), func() bool {
 		for _, e := range srv.Ephemerals(user) {
-			if strings.Contains(e.Text, want) || strings.Contains(string(e.Blocks), want) {
+			if strings.Contains(e.Text, want) || strings.Contains(blocksText(t, e.Blocks), want) {
 				found = e
 				return true
 			}
@@ -186,6 +186,16 @@ func waitEphemeral(t *testing.T, srv *slackfake.Server, user, want string) slack
 		t.Fatalf("no ephemeral to %s containing %q; got %+v", user, want, srv.Ephemerals(user))
 	}
 	return found
+}
+
+// blocksText is Block Kit JSON as Slack's text reads, without Go's
+// escaping of <, > and &.
+func blocksText(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	if len(raw) == 0 {
+		return ""
+	}
+	return string(readable(t, raw))
 }
 
 func TestAckArrivesWhileCoreIsSlow(t *testing.T) {
@@ -216,6 +226,7 @@ func TestAckArrivesWhileCoreIsSlow(t *testing.T) {
 		t.Fatalf("want 4 answers once the core is free, got %+v", srv.Ephemerals(alice))
 	}
 	waitEphemeral(t, srv, alice, "submitted")
+	t.Logf("ack latencies with a blocked core: %v", srv.AckLatencies())
 }
 
 func TestSlashCommandAnswers(t *testing.T) {
@@ -230,6 +241,8 @@ func TestSlashCommandAnswers(t *testing.T) {
 		{"help", "help", []string{"/jit breakglass", "/jit revoke"}},
 		{"unknown grant on ack", "ack g_404", []string{phraseNotFound}},
 		{"cancel", "cancel r_5", []string{"Request `r_5` is cancelled."}},
+		{"list", "list", []string{"You have no requests and no grants."}},
+		{"revoke", "revoke g_3", []string{"Grant `g_3` is being revoked."}},
 	}
 	core := &fakeCore{}
 	srv, _ := startBot(t, core)
@@ -260,7 +273,7 @@ func TestPolicyProblemsAreShownAndNothingSubmitted(t *testing.T) {
 	}
 	e := waitEphemeral(t, srv, alice, "not submitted")
 	for _, want := range []string{"*role*: unknown role", "*duration*: longer than 4h"} {
-		if !strings.Contains(string(e.Blocks), want) {
+		if !strings.Contains(blocksText(t, e.Blocks), want) {
 			t.Errorf("answer lacks %q: %s", want, e.Blocks)
 		}
 	}
@@ -311,7 +324,7 @@ func TestRequestModalOpensWithCatalog(t *testing.T) {
 	if v.CallbackID != modalCallback || !v.Open {
 		t.Fatalf("modal %+v", v)
 	}
-	blocks := string(v.Blocks)
+	blocks := blocksText(t, v.Blocks)
 	for _, want := range []string{`"option_groups"`, "orders-db / write", "billing / admin",
 		`"block_id":"reason"`, `"block_id":"breakglass"`} {
 		if !strings.Contains(blocks, want) {
@@ -344,8 +357,9 @@ func TestModalSubmission(t *testing.T) {
 	if err := json.Unmarshal(ack.Payload, &resp); err != nil {
 		t.Fatalf("ack payload %s: %v", ack.Payload, err)
 	}
-	if resp.Action != "errors" || !strings.Contains(resp.Errors[blkDuration], "use a unit") {
-		t.Errorf("ack = %s, want errors with a duration unit hint", ack.Payload)
+	if resp.Action != "errors" || !strings.Contains(resp.Errors[blkDuration], "use a unit") ||
+		resp.Errors[blkReason] != "Name a ticket." {
+		t.Errorf("ack = %s, want errors under duration and reason", ack.Payload)
 	}
 	if core.submissions() != 0 {
 		t.Fatal("an invalid modal was submitted")
@@ -399,11 +413,13 @@ func TestApprovalMessageLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := srv.FindMessage(ref.Channel, ref.TS)
-	if got.Updated != 1 || strings.Contains(string(got.Blocks), actApprove) ||
-		!strings.Contains(string(got.Blocks), "Approved by <@"+alice+">") {
+	if blocks := blocksText(t, got.Blocks); got.Updated != 1 ||
+		strings.Contains(blocks, actApprove) ||
+		!strings.Contains(blocks, "Approved by <@"+alice+">") {
 		t.Errorf("updated message: %s", got.Blocks)
 	}
-	if _, err := srv.Click(ctx, alice, msg, actApprove, req.ID); !errors.Is(err, slackfake.ErrNoSuchAction) {
+	_, err = srv.Click(ctx, alice, msg, actApprove, req.ID)
+	if !errors.Is(err, slackfake.ErrNoSuchAction) {
 		t.Errorf("clicking a removed button: %v", err)
 	}
 }
@@ -441,7 +457,7 @@ func TestClickErrorsMapToPhrases(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := waitEphemeral(t, srv, alice, tt.want)
-			if strings.Contains(e.Text+string(e.Blocks), "pq:") {
+			if strings.Contains(e.Text+blocksText(t, e.Blocks), "pq:") {
 				t.Errorf("raw error reached Slack: %+v", e)
 			}
 		})
@@ -468,7 +484,7 @@ func TestNotifyRoutesThreadAndDM(t *testing.T) {
 		t.Errorf("thread replies: %+v", r)
 	}
 	dms := srv.DMs(alice)
-	if len(dms) != 1 || !strings.Contains(string(dms[0].Blocks), actExtend) {
+	if len(dms) != 1 || !strings.Contains(blocksText(t, dms[0].Blocks), actExtend) {
 		t.Fatalf("DMs: %+v", dms)
 	}
 }
@@ -590,5 +606,81 @@ func TestRunNamesTheRefusedToken(t *testing.T) {
 				t.Fatalf("Run error = %v, want it to name %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestExtendButtonOpensPrefilledModal(t *testing.T) {
+	core := &fakeCore{}
+	srv, b := startBot(t, core)
+	ctx := testCtx(t)
+	g := store.Grant{ID: "g_9", User: alice, Resource: "orders-db", Role: "write",
+		ExpiresAt: time.Now().Add(10 * time.Minute)}
+	core.mu.Lock()
+	core.grants = []store.Grant{g}
+	core.mu.Unlock()
+	n := access.Notice{Kind: access.NoticeExpiringSoon, Grant: g,
+		Request: store.Request{Requester: alice}}
+	if err := b.Notify(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	dm := srv.DMs(alice)[0]
+	_, err := srv.Click(ctx, alice, slackfake.MessageRef{Channel: dm.Channel, TS: dm.TS},
+		actExtend, "g_9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitFor(ctx, func() bool { return len(srv.Views(alice)) == 1 }); err != nil {
+		t.Fatal("no modal opened for the extension")
+	}
+	v := srv.Views(alice)[0]
+	var meta modalMeta
+	_ = json.Unmarshal([]byte(v.PrivateMetadata), &meta)
+	blocks := blocksText(t, v.Blocks)
+	if meta.Extends != "g_9" || !strings.Contains(blocks, `"initial_option"`) ||
+		strings.Contains(blocks, blkBreakGlass) {
+		t.Errorf("extension modal: meta %+v blocks %s", meta, blocks)
+	}
+}
+
+// TestRunFinishesAcceptedWorkOnCancel: work acked before shutdown is still
+// done, and Run returns nil only after it.
+func TestRunFinishesAcceptedWorkOnCancel(t *testing.T) {
+	core := &fakeCore{gate: make(chan struct{})}
+	srv := newFake(t, nil)
+	b := newBot(t, srv, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, core) }()
+
+	if _, err := srv.SlashCommand(testCtx(t), alice, ops, "/jit",
+		"request orders-db read 1h late work"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	close(core.gate)
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if core.submissions() != 1 || len(srv.Ephemerals(alice)) != 1 {
+		t.Errorf("accepted work not finished before Run returned: %d submissions, %+v",
+			core.submissions(), srv.Ephemerals(alice))
+	}
+}
+
+func TestCommandsWorkAfterSlackDisconnects(t *testing.T) {
+	srv, _ := startBot(t, &fakeCore{})
+	ctx := testCtx(t)
+	if err := srv.WaitFor(ctx, func() bool { return srv.LiveConnections() > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Disconnect("refresh_requested"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SlashCommand(ctx, bob, ops, "/jit", "help"); err != nil {
+		t.Fatalf("command after reconnect: %v", err)
+	}
+	waitEphemeral(t, srv, bob, "/jit list")
+	if n := srv.Connections(); n < 2 {
+		t.Errorf("%d connections, want a reconnect", n)
 	}
 }

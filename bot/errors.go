@@ -18,7 +18,8 @@ const (
 	phraseNoEmail    = "Your Slack profile has no email address, which this access needs."
 	phraseNotActive  = "That grant is not active any more."
 	phraseTimeout    = "jitbot took too long to answer; check `list` before trying again."
-	phraseGeneric    = "Something went wrong on jitbot's side; operators can find the details in its log."
+	phraseGeneric    = "Something went wrong on jitbot's side; " +
+		"operators can find the details in its log."
 )
 
 // outcome is the message for the result of a core call: okText when err

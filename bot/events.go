@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
@@ -30,8 +29,13 @@ func (b *Bot) handleEvent(ctx context.Context, sm *socketmode.Client, work *pool
 		b.log.Info().Msg("slack connected")
 	case socketmode.EventTypeConnectionError:
 		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
-			b.log.Warn().Err(ce.ErrorObj).Dur("retry_after", ce.Backoff).
-				Msg("slack connection failed")
+			// Only the first failure of a run of retries is a warning.
+			ev := b.log.Debug()
+			if ce.Attempt <= 1 {
+				ev = b.log.Warn()
+			}
+			ev.Err(ce.ErrorObj).Int("attempt", ce.Attempt).Dur("retry_after", ce.Backoff).
+				Msg("slack connection failed; retrying")
 		}
 	case socketmode.EventTypeInvalidAuth:
 		return connectError(errors.New("invalid_auth"))
@@ -70,12 +74,11 @@ func (b *Bot) fresh(sm *socketmode.Client, req *socketmode.Request) bool {
 	return false
 }
 
-// job wraps fn with its own deadline. Work already accepted outlives the
-// cancellation of Run's context, within that deadline.
+// job wraps fn with its own wall-clock deadline. Work already accepted
+// outlives the cancellation of Run's context, within that deadline.
 func (b *Bot) job(ctx context.Context, fn func(ctx context.Context)) func() {
 	return func() {
-		ctx, cancel := clockwork.WithTimeout(context.WithoutCancel(ctx), b.clock,
-			3*b.opts.Timeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*b.opts.Timeout)
 		defer cancel()
 		fn(ctx)
 	}
@@ -140,7 +143,7 @@ func (b *Bot) onSubmission(ctx context.Context, sm *socketmode.Client, work *poo
 	}
 	in, meta, bad := readSubmission(cb)
 	var problems []policy.Problem
-	if len(bad) == 0 {
+	if _, noTarget := bad[blkTarget]; !noTarget {
 		problems = b.validateQuickly(in)
 	}
 	if errs := modalErrors(bad, problems, meta.Extends == ""); len(errs) > 0 {

@@ -20,7 +20,8 @@ func (b *Bot) slash(ctx context.Context, sc slack.SlashCommand) {
 	cmd, err := parseCommand(sc.Text)
 	var ue *usageError
 	if errors.As(err, &ue) {
-		answer(message{Text: escapeLimit(ue.Problem, 500), Blocks: helpBlocks(b.opts.Command, ue.Problem, ue.Sub)})
+		answer(message{Text: escapeLimit(ue.Problem, 500),
+			Blocks: helpBlocks(b.opts.Command, ue.Problem, ue.Sub)})
 		return
 	}
 	core := b.getCore()
@@ -31,8 +32,8 @@ func (b *Bot) slash(ctx context.Context, sc slack.SlashCommand) {
 	case cmd.Sub == cmdList:
 		b.list(ctx, sc, answer)
 	case cmd.Modal:
-		b.openModal(ctx, sc.TriggerID, sc.ChannelID, sc.UserID, modalMeta{Channel: sc.ChannelID},
-			prefill{})
+		b.openModal(ctx, sc.TriggerID, sc.ChannelID, sc.UserID,
+			modalMeta{Channel: sc.ChannelID}, prefill{})
 	case cmd.Sub == cmdRequest || cmd.Sub == cmdBreakGlass:
 		b.submit(ctx, sc.ChannelID, access.SubmitInput{
 			User: sc.UserID, Resource: cmd.Resource, Role: cmd.Role,
@@ -105,7 +106,9 @@ func problemsMessage(problems []policy.Problem) message {
 }
 
 // action runs one button click on a worker.
-func (b *Bot) action(ctx context.Context, cb slack.InteractionCallback, act slack.BlockAction) {
+func (b *Bot) action(ctx context.Context, cb slack.InteractionCallback,
+	act slack.BlockAction,
+) {
 	actor := cb.User.ID
 	channel := cb.Channel.ID
 	if channel == "" {
@@ -146,10 +149,13 @@ func decidedText(req store.Request, approve bool) string {
 
 // extend opens the request modal for a new request that extends grantID,
 // prefilled with the grant's resource and role.
-func (b *Bot) extend(ctx context.Context, cb slack.InteractionCallback, grantID, channel string) {
+func (b *Bot) extend(ctx context.Context, cb slack.InteractionCallback,
+	grantID, channel string,
+) {
 	_, grants, err := b.getCore().Mine(ctx, cb.User.ID)
 	if err != nil {
-		b.answer(ctx, channel, cb.User.ID, b.outcome(err, store.Request{}, "extend grant "+grantID, ""))
+		b.answer(ctx, channel, cb.User.ID,
+			b.outcome(err, store.Request{}, "extend grant "+grantID, ""))
 		return
 	}
 	for _, g := range grants {
@@ -164,7 +170,10 @@ func (b *Bot) extend(ctx context.Context, cb slack.InteractionCallback, grantID,
 }
 
 // openModal opens the request form with the trigger of the user's action.
-func (b *Bot) openModal(ctx context.Context, trigger, channel, user string, meta modalMeta,
+func (b *Bot) openModal(
+	ctx context.Context,
+	trigger, channel, user string,
+	meta modalMeta,
 	pre prefill,
 ) {
 	view, ok := requestModal(b.getCore().Catalog(), meta, pre)

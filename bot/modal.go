@@ -188,7 +188,11 @@ func problemBlock(p policy.Problem) string {
 
 // modalErrors merges read failures and policy problems into the per-block
 // errors Slack shows under each field.
-func modalErrors(bad map[string]string, problems []policy.Problem, glass bool) map[string]string {
+func modalErrors(
+	bad map[string]string,
+	problems []policy.Problem,
+	glass bool,
+) map[string]string {
 	out := map[string]string{}
 	for k, v := range bad {
 		out[k] = v

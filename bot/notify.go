@@ -19,7 +19,8 @@ func (b *Bot) PostApproval(ctx context.Context, req store.Request, rules policy.
 ) {
 	channel := b.channelFor(req, rules)
 	if channel == "" {
-		return store.MessageRef{}, fmt.Errorf("post approval for request %s: no channel", req.ID)
+		return store.MessageRef{},
+			fmt.Errorf("post approval for request %s: no channel", req.ID)
 	}
 	ref, err := b.post(ctx, channel, "", approvalMessage(req))
 	if err != nil {
@@ -32,7 +33,11 @@ func (b *Bot) PostApproval(ctx context.Context, req store.Request, rules policy.
 
 // UpdateApproval re-renders req's approval message in place. A request
 // whose message was never posted is left alone.
-func (b *Bot) UpdateApproval(ctx context.Context, req store.Request, _ policy.Rules) error {
+func (b *Bot) UpdateApproval(
+	ctx context.Context,
+	req store.Request,
+	_ policy.Rules,
+) error {
 	if !req.Message.Posted() {
 		return nil
 	}

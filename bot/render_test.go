@@ -261,7 +261,8 @@ func TestListBlocksStayInsideLimits(t *testing.T) {
 	if !strings.Contains(raw, "more") {
 		t.Errorf("long list does not say what was left out")
 	}
-	if got := checkBlocks(t, listBlocks(nil, nil), maxMsgBlocks); !strings.Contains(got, "no requests") {
+	got := checkBlocks(t, listBlocks(nil, nil), maxMsgBlocks)
+	if !strings.Contains(got, "no requests") {
 		t.Errorf("empty list: %s", got)
 	}
 }

@@ -29,6 +29,9 @@ func (b *Bot) Run(ctx context.Context, core Core) error {
 	}
 	b.setCore(core)
 	if err := b.checkBotToken(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 
@@ -109,7 +112,8 @@ func authFailure(err error) (string, bool) {
 		}
 	}
 	var sc slack.StatusCodeError
-	if errors.As(err, &sc) && (sc.Code == http.StatusNotFound || sc.Code == http.StatusUnauthorized) {
+	if errors.As(err, &sc) &&
+		(sc.Code == http.StatusNotFound || sc.Code == http.StatusUnauthorized) {
 		return sc.Status, true
 	}
 	return "", false

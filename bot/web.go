@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"github.com/slack-go/slack"
 )
 
@@ -19,7 +18,11 @@ const maxRetryWait = 30 * time.Second
 // call runs one Web API call with the configured deadline. When Slack
 // answers rate_limited it waits Retry-After on the clock and tries again,
 // at most maxAttempts times in all.
-func (b *Bot) call(ctx context.Context, method string, fn func(context.Context) error) error {
+func (b *Bot) call(
+	ctx context.Context,
+	method string,
+	fn func(context.Context) error,
+) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = b.callOnce(ctx, fn)
@@ -42,8 +45,10 @@ func (b *Bot) call(ctx context.Context, method string, fn func(context.Context) 
 	return nil
 }
 
+// callOnce runs fn under the per-call deadline. Network deadlines are
+// wall-clock time, so they do not follow the injected clock.
 func (b *Bot) callOnce(ctx context.Context, fn func(context.Context) error) error {
-	ctx, cancel := clockwork.WithTimeout(ctx, b.clock, b.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
 	return fn(ctx)
 }
@@ -111,7 +116,11 @@ func (b *Bot) dm(ctx context.Context, user string, m message) (ref msgRef, err e
 type msgRef struct{ Channel, TS string }
 
 // post sends m to channel, as a thread reply when thread is set.
-func (b *Bot) post(ctx context.Context, channel, thread string, m message) (msgRef, error) {
+func (b *Bot) post(
+	ctx context.Context,
+	channel, thread string,
+	m message,
+) (msgRef, error) {
 	opts := m.options()
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))

@@ -192,6 +192,9 @@ func (db *DB) readEvents(start uint64, from, to time.Time) ([]Event, uint64, err
 		c := b.Cursor()
 		scanned := 0
 		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				return fmt.Errorf("stray key %x in the trail", k)
+			}
 			if scanned == eventBatch {
 				after = binary.BigEndian.Uint64(k)
 				return nil
@@ -307,7 +310,10 @@ var CSVHeader = []string{"seq", "time", "type", "actor", "request_id", "grant_id
 // Export writes the events whose Time is in [from, to) to w, in sequence
 // order, as "jsonl" (one JSON object per line) or "csv" (CSVHeader, then one
 // row per event). It returns the number of events written. An unknown format
-// is an error naming the accepted ones, and nothing is written.
+// is an error naming the accepted ones, and nothing is written. Values are
+// written verbatim so that exported events still verify; text a user typed
+// (a reason, say) may begin with "=", so spreadsheets should import the CSV
+// as text rather than evaluate it.
 func (db *DB) Export(w io.Writer, from, to time.Time, format string) (int, error) {
 	var write func(Event) error
 	var flush func() error

@@ -456,3 +456,47 @@ func eventFromCSV(t *testing.T, row []string) Event {
 	}
 	return e
 }
+
+// Rewriting the trail from some event onward, recomputing every hash after
+// it, passes Verify; only a hash kept elsewhere (an anchor) reveals it.
+func TestAnchorCatchesRewrittenHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jitbot.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := appendEvents(t, db, 10)[9]
+	mustClose(t, db)
+
+	tamper(t, path, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketEvents)
+		var prev Event
+		mustDo(t, json.Unmarshal(b.Get(seqKey(4)), &prev))
+		for seq := uint64(5); seq <= 10; seq++ {
+			rewrite(t, b, seq, func(e *Event) {
+				if seq == 5 {
+					e.Actor = "U_SOMEONE_ELSE"
+				}
+				e.PrevHash = prev.Hash
+				e.Hash = e.ChainHash()
+				prev = *e
+			})
+		}
+		return nil
+	})
+
+	db = openAt(t, path, Options{})
+	if rep, err := db.Verify(); err != nil || !rep.OK {
+		t.Fatalf("verify = %+v, %v; a fully recomputed chain verifies", rep, err)
+	}
+	got, err := db.Event(anchor.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash == anchor.Hash {
+		t.Error("rewritten history still matches the anchor")
+	}
+	if _, err := db.Event(11); !errors.Is(err, ErrNotFound) {
+		t.Errorf("event past the end: got %v, want ErrNotFound", err)
+	}
+}

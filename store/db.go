@@ -166,7 +166,7 @@ func (db *DB) Update(fn func(*Tx) error) error {
 		return fnErr
 	}
 	if err != nil {
-		return fmt.Errorf("commit store transaction: %w", err)
+		return fmt.Errorf("store update: %w", err)
 	}
 	if db.onAppend == nil || len(appended) == 0 {
 		return nil
