@@ -116,6 +116,14 @@ type e2e struct {
 
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
+	return newE2EWith(t, e2eConfig)
+}
+
+// newE2EWith starts jitbot with a configuration text whose first four
+// verbs are the app token, the bot token, the emulator's API URL and the
+// store path (see e2eConfig).
+func newE2EWith(t *testing.T, configText string) *e2e {
+	t.Helper()
 	e := &e2e{
 		t:     t,
 		clock: clockwork.NewFakeClockAt(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
@@ -136,7 +144,7 @@ func newE2E(t *testing.T) *e2e {
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
-	text := fmt.Sprintf(e2eConfig, appToken, botToken, e.srv.APIURL(),
+	text := fmt.Sprintf(configText, appToken, botToken, e.srv.APIURL(),
 		filepath.Join(dir, "jitbot.db"))
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
