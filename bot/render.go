@@ -85,6 +85,9 @@ func fmtDuration(d time.Duration) string {
 	if d <= 0 {
 		return "the default duration"
 	}
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	}
 	d = d.Round(time.Minute)
 	var b strings.Builder
 	if days := d / (24 * time.Hour); days > 0 {

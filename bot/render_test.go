@@ -204,7 +204,7 @@ func TestEscapeLimit(t *testing.T) {
 func TestFmtDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		90 * time.Minute: "1h30m", 2 * time.Hour: "2h", 26 * time.Hour: "1d2h",
-		30 * time.Second: "1m", 45 * time.Minute: "45m",
+		30 * time.Second: "30s", 45 * time.Minute: "45m", 12 * time.Second: "12s",
 	} {
 		if got := fmtDuration(d); got != want {
 			t.Errorf("fmtDuration(%v) = %q, want %q", d, got, want)
