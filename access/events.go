@@ -1,7 +1,6 @@
 package access
 
 import (
-	"slices"
 	"time"
 
 	"github.com/jitbot/jitbot/policy"
@@ -74,9 +73,4 @@ func newGrant(r store.Request, rules policy.Rules, now time.Time) store.Grant {
 		BreakGlass:   r.BreakGlass,
 		Thread:       r.Message,
 	}
-}
-
-func sorted(s []string) []string {
-	slices.Sort(s)
-	return s
 }

@@ -15,51 +15,13 @@ import (
 // a duration within the limit, a reason that meets the rules. The bot calls
 // it before Submit to answer bad input at once.
 func (s *Service) Validate(in SubmitInput) []policy.Problem {
-	p := s.cfg.Policy()
-	in.Resource, in.Role = strings.TrimSpace(in.Resource), strings.TrimSpace(in.Role)
-	rules, ok := p.Rules(in.Resource, in.Role)
-	if !ok {
-		return []policy.Problem{unknownRole(p, in.Resource, in.Role)}
-	}
-	var out []policy.Problem
-	maxDur := rules.MaxDuration
-	if in.BreakGlass {
-		if !rules.BreakGlass {
-			out = append(out, policy.Problem{Field: "break_glass",
-				Message: fmt.Sprintf("%s/%s has no break-glass path", in.Resource, in.Role)})
-		}
-		maxDur = rules.BreakGlassMax
-	}
-	if in.Duration < 0 {
-		out = append(out, policy.Problem{Field: "duration", Message: "must be positive"})
-	}
-	if in.Duration > maxDur && maxDur > 0 && !in.BreakGlass {
-		out = append(out, policy.Problem{Field: "duration",
-			Message: "longer than the maximum of " + maxDur.String() + " for this role"})
-	}
-	reason := strings.TrimSpace(in.Reason)
-	if reason == "" {
-		out = append(out, policy.Problem{Field: "reason", Message: "say why you need it"})
-	} else if n := len([]rune(reason)); n < rules.ReasonMinLength {
-		out = append(out, policy.Problem{Field: "reason",
-			Message: "must be at least " + strconv.Itoa(rules.ReasonMinLength) + " characters"})
-	}
-	return out
-}
-
-func unknownRole(p *policy.Policy, resource, role string) policy.Problem {
-	cat := p.Catalog()
-	roles, ok := cat[resource]
-	if !ok {
-		names := make([]string, 0, len(cat))
-		for r := range cat {
-			names = append(names, r)
-		}
-		return policy.Problem{Field: "resource", Message: fmt.Sprintf(
-			"unknown resource %q; known: %s", resource, strings.Join(sorted(names), ", "))}
-	}
-	return policy.Problem{Field: "role", Message: fmt.Sprintf(
-		"unknown role %q on %s; known: %s", role, resource, strings.Join(roles, ", "))}
+	return s.cfg.Policy().Check(policy.Input{
+		Resource:   strings.TrimSpace(in.Resource),
+		Role:       strings.TrimSpace(in.Role),
+		Duration:   in.Duration,
+		Reason:     in.Reason,
+		BreakGlass: in.BreakGlass,
+	})
 }
 
 // Submit evaluates a request against the policy and stores it. A refused

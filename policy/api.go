@@ -76,10 +76,6 @@ type Rules struct {
 	RemindAfter       time.Duration `json:"remind_after,omitempty"`
 	EscalateAfter     time.Duration `json:"escalate_after,omitempty"`
 	SecurityChannel   string        `json:"security_channel,omitempty"`
-	ReasonMinLength   int           `json:"reason_min_length,omitempty"`
-	ReasonPattern     string        `json:"reason_pattern,omitempty"`
-	BreakGlass        bool          `json:"break_glass,omitempty"`
-	BreakGlassMax     time.Duration `json:"break_glass_max,omitempty"`
 }
 
 // Ref names a person or a set of people: a Slack user id ("U123"), an email

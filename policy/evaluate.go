@@ -41,6 +41,20 @@ func (p *Policy) Evaluate(ctx context.Context, dir Directory, in Input) (Decisio
 	return d, err
 }
 
+// Check runs the checks of Evaluate that need no directory: a known
+// resource and role, a duration within the limit (or the break-glass cap),
+// and a reason that meets the rules. It is cheap enough to answer a form
+// before its submission is acknowledged; Evaluate still decides.
+func (p *Policy) Check(in Input) []Problem {
+	r, problem := p.lookup(in.Resource, in.Role)
+	if r == nil {
+		return []Problem{problem}
+	}
+	var problems []Problem
+	r.duration(in, &problems)
+	return append(problems, r.checkReason(in.Reason)...)
+}
+
 // lookup finds a role, or says which resources or roles exist.
 func (p *Policy) lookup(resource, roleName string) (*role, Problem) {
 	res, ok := p.resources[resource]
