@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/jitbot/jitbot/internal/pgtest"
 )
 
 // TestMain lets the test binary stand in for jitbot when the demo's exec
@@ -16,5 +18,5 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }

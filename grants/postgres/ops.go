@@ -200,7 +200,8 @@ SELECT EXISTS (
 }
 
 // Members lists the direct members of targets and of the managed_roles
-// setting, sorted by target then principal.
+// setting, sorted by target then principal. jitbot's own account is left
+// out: it may hold the roles with the ADMIN option in order to grant them.
 func (p *Provider) Members(ctx context.Context, targets []string) ([]grants.Member, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -209,7 +210,7 @@ SELECT DISTINCT m.rolname, t.rolname
 FROM pg_auth_members am
 JOIN pg_roles t ON t.oid = am.roleid
 JOIN pg_roles m ON m.oid = am.member
-WHERE t.rolname = ANY($1)
+WHERE t.rolname = ANY($1) AND m.rolname <> current_user
 ORDER BY 2, 1`
 	all := append(append([]string(nil), targets...), p.managed...)
 	rows, err := p.pool.Query(ctx, q, all)
