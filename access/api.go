@@ -39,7 +39,8 @@ type Notice struct {
 	Request store.Request
 	Grant   store.Grant
 	Rules   policy.Rules
-	// Mentions lists the Slack user ids a reminder or escalation addresses.
+	// Mentions lists whom a reminder or escalation addresses, as the
+	// policy names them: Slack user ids, user group ids (S…) or emails.
 	Mentions []string
 	// Text carries a short, user-safe detail (never raw provider output).
 	Text string

@@ -224,18 +224,27 @@ func (s *Service) revoke(ctx context.Context, id, reason, actor string) (store.G
 		}
 		return g, ErrNotActive
 	}
-	defer s.release(id)
 	g, covered, err := s.markRevoking(id, reason, actor)
 	if err != nil {
+		s.release(id)
 		return g, err
 	}
 	if !covered {
 		err = s.callProvider(ctx, "revoke", g)
 	}
+	var n *Notice
 	if err != nil {
-		return s.revokeFailed(ctx, g, err)
+		g, n, err = s.revokeFailed(g, err)
+	} else {
+		g, n, err = s.revoked(g, covered)
 	}
-	return s.revoked(ctx, g, covered)
+	// The outcome is stored: free the grant before the notices go out, so a
+	// retry that comes due meanwhile finds it.
+	s.release(id)
+	if n != nil {
+		s.notify(ctx, *n)
+	}
+	return g, err
 }
 
 // markRevoking moves an active grant to revoking and reports whether another
@@ -287,7 +296,9 @@ func coveredByOther(tx *store.Tx, g store.Grant, now time.Time) (bool, error) {
 	return false, nil
 }
 
-func (s *Service) revoked(ctx context.Context, g store.Grant, covered bool) (store.Grant, error) {
+// revoked stores a revoke the provider confirmed and returns the notice to
+// send. A store failure leaves the grant revoking and schedules another try.
+func (s *Service) revoked(g store.Grant, covered bool) (store.Grant, *Notice, error) {
 	now := s.clock.Now()
 	ev := store.EvGrantRevoked
 	if g.EndReason == store.EndReleased {
@@ -311,19 +322,20 @@ func (s *Service) revoked(ctx context.Context, g store.Grant, covered bool) (sto
 		return appendEvents(tx, grantEvent(ev, g, g.EndedBy, now, details))
 	})
 	if err != nil {
-		return g, fmt.Errorf("store revoke of grant %s: %w", g.ID, err)
+		s.sched.add(job{at: now.Add(s.cfg.RetryMin), kind: jobRetryRevoke, id: g.ID})
+		return g, nil, fmt.Errorf("store revoke of grant %s: %w", g.ID, err)
 	}
 	s.log.Info().Str("grant_id", g.ID).Str("user", g.User).Str("resource", g.Resource).
 		Str("role", g.Role).Str("reason", g.EndReason).Dur("late", late).
 		Bool("covered", covered).Msg("grant revoked")
 	req, _ := s.request(g.RequestID)
-	s.notify(ctx, Notice{Kind: NoticeRevoked, Request: req, Grant: g, Rules: rulesOf(req)})
-	return g, nil
+	return g, &Notice{Kind: NoticeRevoked, Request: req, Grant: g, Rules: rulesOf(req)}, nil
 }
 
-// revokeFailed stores the failure and schedules the next attempt. The grant
-// stays in revoking, so it is retried after a restart too.
-func (s *Service) revokeFailed(ctx context.Context, g store.Grant, cause error) (store.Grant, error) {
+// revokeFailed stores the failure, schedules the next attempt and returns
+// the notice to send, if this failure is one to shout about. The grant stays
+// in revoking, so it is retried after a restart too.
+func (s *Service) revokeFailed(g store.Grant, cause error) (store.Grant, *Notice, error) {
 	now := s.clock.Now()
 	g.Attempts++
 	g.LastError = cause.Error()
@@ -342,13 +354,14 @@ func (s *Service) revokeFailed(ctx context.Context, g store.Grant, cause error) 
 		Str("user", g.User).Int("attempt", g.Attempts).Time("next_attempt", g.NextAttempt).
 		Msg("revoke failed")
 	s.sched.add(job{at: g.NextAttempt, kind: jobRetryRevoke, id: g.ID})
+	err = fmt.Errorf("revoke grant %s: %w", g.ID, cause)
 	// Shout on the first failure and then now and again, not on every retry.
-	if g.Attempts == 1 || g.Attempts%10 == 0 {
-		req, _ := s.request(g.RequestID)
-		s.notify(ctx, Notice{Kind: NoticeRevokeFailed, Request: req, Grant: g,
-			Rules: rulesOf(req), Text: failurePhrase(cause)})
+	if g.Attempts != 1 && g.Attempts%10 != 0 {
+		return g, nil, err
 	}
-	return g, fmt.Errorf("revoke grant %s: %w", g.ID, cause)
+	req, _ := s.request(g.RequestID)
+	return g, &Notice{Kind: NoticeRevokeFailed, Request: req, Grant: g,
+		Rules: rulesOf(req), Text: failurePhrase(cause)}, err
 }
 
 // backoff doubles from RetryMin up to RetryMax, with jitter of up to a fifth.

@@ -64,7 +64,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (store.Request, er
 	if err != nil {
 		return store.Request{}, err
 	}
-	s.announce(ctx, req, dec.Rules)
+	s.announce(ctx, req, grant, dec.Rules)
 	if grant.ID != "" {
 		s.grant(ctx, req, grant)
 	} else {
@@ -175,21 +175,33 @@ func createdEvents(r store.Request, now time.Time) []store.Event {
 }
 
 // announce posts the approval message (for visibility when no approval is
-// needed), stores where it went, and tells the requester.
-func (s *Service) announce(ctx context.Context, req store.Request, rules policy.Rules) {
+// needed), stores where it went, and tells the requester. grant is the
+// grant an auto-approved or break-glass request created, so the security
+// alert can offer to acknowledge it; zero otherwise.
+func (s *Service) announce(
+	ctx context.Context,
+	req store.Request,
+	grant store.Grant,
+	rules policy.Rules,
+) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
 	ref, err := s.cfg.Notifier.PostApproval(pctx, req, rules)
 	cancel()
 	if err != nil {
 		s.log.Error().Err(err).Str("request_id", req.ID).Str("channel", rules.Channel).
 			Msg("approval message not posted")
-	} else if err := s.saveMessage(req.ID, ref); err != nil {
+	} else if saved, err := s.saveMessage(req.ID, ref); err != nil {
 		s.log.Error().Err(err).Str("request_id", req.ID).Msg("message reference not stored")
+	} else if changedSince(req, saved) {
+		// A decision stored before the message's place was had no
+		// message to update; bring the message up to date now.
+		s.updateApproval(ctx, saved, rules)
 	}
 	req.Message = ref
 	switch {
 	case req.BreakGlass:
-		s.notify(ctx, Notice{Kind: NoticeBreakGlass, Request: req, Rules: rules})
+		s.notify(ctx, Notice{Kind: NoticeBreakGlass, Request: req, Grant: grant,
+			Rules: rules})
 	case req.AutoApproved:
 		s.notify(ctx, Notice{Kind: NoticeAutoApproved, Request: req, Rules: rules})
 	default:
@@ -197,8 +209,11 @@ func (s *Service) announce(ctx context.Context, req store.Request, rules policy.
 	}
 }
 
-func (s *Service) saveMessage(id string, ref store.MessageRef) error {
-	return s.cfg.Store.Update(func(tx *store.Tx) error {
+// saveMessage stores where the approval message went and returns the
+// request as it now stands.
+func (s *Service) saveMessage(id string, ref store.MessageRef) (store.Request, error) {
+	var saved store.Request
+	err := s.cfg.Store.Update(func(tx *store.Tx) error {
 		r, err := tx.Request(id)
 		if err != nil {
 			return err
@@ -212,8 +227,17 @@ func (s *Service) saveMessage(id string, ref store.MessageRef) error {
 				}
 			}
 		}
+		saved = r
 		return tx.PutRequest(r)
 	})
+	return saved, err
+}
+
+// changedSince reports whether the approval message of posted no longer
+// shows the request as it stands in now.
+func changedSince(posted, now store.Request) bool {
+	return posted.State != now.State || len(posted.Decisions) != len(now.Decisions) ||
+		posted.Escalated != now.Escalated
 }
 
 // armRequest schedules a pending request's timeout, reminder and escalation.

@@ -3,9 +3,11 @@ package access
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/jitbot/jitbot/policy"
 	"github.com/jitbot/jitbot/store"
 )
 
@@ -143,9 +145,10 @@ func (s *Service) remind(ctx context.Context, id string) {
 	rules := rulesOf(req)
 	if !req.Message.Posted() {
 		// The first post failed; try again so approvers can act at all.
-		s.announce(ctx, req, rules)
+		s.announce(ctx, req, store.Grant{}, rules)
 	}
-	s.notify(ctx, Notice{Kind: NoticeReminder, Request: req, Rules: rules})
+	s.notify(ctx, Notice{Kind: NoticeReminder, Request: req, Rules: rules,
+		Mentions: addressees(rules.Approvers, req.Approvals())})
 	s.armRequest(req, rules)
 }
 
@@ -173,7 +176,20 @@ func (s *Service) escalate(ctx context.Context, id string) {
 	rules := rulesOf(req)
 	s.log.Info().Str("request_id", id).Msg("request escalated")
 	s.updateApproval(ctx, req, rules)
-	s.notify(ctx, Notice{Kind: NoticeEscalated, Request: req, Rules: rules})
+	s.notify(ctx, Notice{Kind: NoticeEscalated, Request: req, Rules: rules,
+		Mentions: addressees(rules.BackupApprovers, nil)})
+}
+
+// addressees lists whom a reminder or an escalation mentions: refs as the
+// policy names them, less the people who approved already.
+func addressees(refs []policy.Ref, approved []string) []string {
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		if !slices.Contains(approved, string(r)) {
+			out = append(out, string(r))
+		}
+	}
+	return out
 }
 
 // recover loads the stored state and arms its timers: overdue jobs are due

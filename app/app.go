@@ -93,13 +93,15 @@ func (a *App) build() error {
 	}
 	a.policy = policy.NewHolder(cfg.Policy)
 	a.bot, err = bot.New(bot.Options{
-		AppToken:     cfg.Slack.AppToken.Reveal(),
-		BotToken:     cfg.Slack.BotToken.Reveal(),
-		APIURL:       cfg.Slack.APIURL,
-		Log:          a.log,
-		Clock:        a.clock,
-		Timeout:      cfg.Timers.SlackTimeout,
-		AdminChannel: cfg.Slack.AdminChannel,
+		AppToken:      cfg.Slack.AppToken.Reveal(),
+		BotToken:      cfg.Slack.BotToken.Reveal(),
+		APIURL:        cfg.Slack.APIURL,
+		Log:           a.log,
+		Clock:         a.clock,
+		Timeout:       cfg.Timers.SlackTimeout,
+		AdminChannel:  cfg.Slack.AdminChannel,
+		ReviewChannel: cfg.Slack.ReviewChannel,
+		Reviewer:      a,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/jitbot/jitbot/app"
 	"github.com/jitbot/jitbot/config"
 	"github.com/jitbot/jitbot/grants"
+	"github.com/jitbot/jitbot/grants/builtin"
 	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/store"
 )
@@ -104,7 +105,7 @@ func (m *memProvider) grantCalls() int {
 }
 
 type e2e struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *slackfake.Server
 	clock *clockwork.FakeClock
 	mem   *memProvider
@@ -122,7 +123,7 @@ func newE2E(t *testing.T) *e2e {
 // newE2EWith starts jitbot with a configuration text whose first four
 // verbs are the app token, the bot token, the emulator's API URL and the
 // store path (see e2eConfig).
-func newE2EWith(t *testing.T, configText string) *e2e {
+func newE2EWith(t testing.TB, configText string) *e2e {
 	t.Helper()
 	e := &e2e{
 		t:     t,
@@ -153,7 +154,7 @@ func newE2EWith(t *testing.T, configText string) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := cfg.Check([]string{"exec"}); len(p) > 0 {
+	if p := cfg.Check(builtin.Registry().Types()); len(p) > 0 {
 		t.Fatalf("config: %v", p)
 	}
 	e.cfg = cfg
@@ -169,7 +170,7 @@ func (e *e2e) start() {
 		Config:    e.cfg,
 		Log:       testLog(e.t),
 		Clock:     e.clock,
-		Providers: map[string]grants.Provider{"mem": e.mem},
+		Providers: e.providers(),
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -178,6 +179,16 @@ func (e *e2e) start() {
 	e.cancel, e.done = cancel, make(chan error, 1)
 	go func() { e.done <- a.Run(ctx) }()
 	e.wait("the bot to connect", func() bool { return e.srv.LiveConnections() > 0 })
+}
+
+// providers puts the in-memory provider in place of the configured ones
+// when the configuration names a provider mem; otherwise jitbot builds the
+// providers the configuration describes.
+func (e *e2e) providers() map[string]grants.Provider {
+	if _, ok := e.cfg.Providers["mem"]; !ok {
+		return nil
+	}
+	return map[string]grants.Provider{"mem": e.mem}
 }
 
 func (e *e2e) stop() {
@@ -438,7 +449,7 @@ func TestReconnectAfterDisconnect(t *testing.T) {
 	e.wait("the grant", func() bool { return e.mem.holds("alice/app_readonly") })
 }
 
-func testLog(t *testing.T) zerolog.Logger {
+func testLog(t testing.TB) zerolog.Logger {
 	if os.Getenv("JITBOT_TEST_LOG") == "" {
 		return zerolog.Nop()
 	}

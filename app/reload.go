@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jitbot/jitbot/access"
 	"github.com/jitbot/jitbot/policy"
@@ -11,10 +12,11 @@ import (
 
 // watchPolicy reloads the policy when its file changes. A policy that does
 // not load or validate is refused: the one in force stays, the problem is
-// logged, audited and posted to the admin channel.
+// logged, audited and posted to the admin channel. A change that takes
+// effect is audited and announced there too.
 func (a *App) watchPolicy(ctx context.Context) error {
 	return policy.Watch(ctx, a.cfg.PolicySource(), a.loadPolicy,
-		func(p *policy.Policy) { a.policyChanged(p) },
+		func(p *policy.Policy) { a.policyChanged(ctx, p) },
 		func(err error) { a.policyRejected(ctx, err) })
 }
 
@@ -35,13 +37,23 @@ func (a *App) loadPolicy() (*policy.Policy, error) {
 	return p, nil
 }
 
-func (a *App) policyChanged(p *policy.Policy) {
+func (a *App) policyChanged(ctx context.Context, p *policy.Policy) {
 	old := a.policy.Swap(p)
 	a.audit(store.EvPolicyChanged, map[string]string{
 		"version": p.Version(), "previous": old.Version(),
 	})
 	a.log.Info().Str("policy_version", p.Version()).Str("previous", old.Version()).
 		Msg("policy reloaded")
+	if a.cfg.Slack.AdminChannel == "" {
+		return
+	}
+	nctx, cancel := context.WithTimeout(ctx, a.cfg.Timers.SlackTimeout)
+	defer cancel()
+	text := fmt.Sprintf("🔄 Policy `%s` is now in force (was `%s`). Pending requests "+
+		"keep the rules of the policy they were made under.", p.Version(), old.Version())
+	if _, err := a.bot.Post(nctx, a.cfg.Slack.AdminChannel, text); err != nil {
+		a.log.Warn().Err(err).Msg("policy change not posted")
+	}
 }
 
 func (a *App) policyRejected(ctx context.Context, err error) {

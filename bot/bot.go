@@ -59,6 +59,11 @@ type Options struct {
 	Workers int
 	// AdminChannel receives notices that have no better home.
 	AdminChannel string
+	// ReviewChannel receives /jit review when the channel it was typed in
+	// cannot take it; empty means AdminChannel.
+	ReviewChannel string
+	// Reviewer builds /jit review; nil answers that reviews are not set up.
+	Reviewer Reviewer
 	// GroupTTL and UserTTL bound how long user group members and user
 	// emails are cached; default 5m and 1h.
 	GroupTTL, UserTTL time.Duration

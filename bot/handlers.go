@@ -31,6 +31,8 @@ func (b *Bot) slash(ctx context.Context, sc slack.SlashCommand) {
 			Blocks: helpBlocks(b.opts.Command, "", "")})
 	case cmd.Sub == cmdList:
 		b.list(ctx, sc, answer)
+	case cmd.Sub == cmdReview:
+		b.review(ctx, sc)
 	case cmd.Modal:
 		b.openModal(ctx, sc.TriggerID, sc.ChannelID, sc.UserID,
 			modalMeta{Channel: sc.ChannelID}, prefill{})
@@ -126,9 +128,12 @@ func (b *Bot) action(ctx context.Context, cb slack.InteractionCallback,
 		answer(b.outcome(err, store.Request{}, "release grant "+act.Value,
 			fmt.Sprintf("Grant %s is being released.", code(act.Value))))
 	case actAck:
-		_, err := core.Acknowledge(ctx, act.Value, actor)
+		g, err := core.Acknowledge(ctx, act.Value, actor)
 		answer(b.outcome(err, store.Request{}, "acknowledge grant "+act.Value,
 			fmt.Sprintf("Break-glass grant %s acknowledged.", code(act.Value))))
+		if err == nil {
+			b.markAcknowledged(ctx, channel, cb, g)
+		}
 	case actExtend:
 		b.extend(ctx, cb, act.Value, channel)
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -270,6 +271,40 @@ func breakGlassAlert(n access.Notice) message {
 	return withDetail(text, n.Text, actions)
 }
 
+// markAcknowledged updates the security alert that was clicked: its
+// Acknowledge button gives way to who acknowledged it and when.
+func (b *Bot) markAcknowledged(
+	ctx context.Context,
+	channel string,
+	cb slack.InteractionCallback,
+	g store.Grant,
+) {
+	ts := cb.Container.MessageTs
+	if ts == "" {
+		ts = cb.Message.Timestamp
+	}
+	if ts == "" {
+		return
+	}
+	if err := b.update(ctx, channel, ts, acknowledgedAlert(cb.Message, g)); err != nil {
+		b.log.Warn().Err(err).Str("grant_id", g.ID).Str("channel", channel).
+			Msg("break-glass alert not updated")
+	}
+}
+
+func acknowledgedAlert(alert slack.Message, g store.Grant) message {
+	var blocks []slack.Block
+	for _, blk := range alert.Blocks.BlockSet {
+		if blk.BlockType() != slack.MBTAction {
+			blocks = append(blocks, blk)
+		}
+	}
+	line := fmt.Sprintf("👀 Acknowledged by %s at %s.",
+		mention(g.AckedBy), slackDate(g.AckedAt))
+	blocks = append(blocks, slack.NewContextBlock("acknowledged", mrkdwn(line)))
+	return message{Text: cut(alert.Text+"\n"+line, maxPlainText), Blocks: blocks}
+}
+
 func withDetail(text, detail string, actions *slack.ActionBlock) message {
 	blocks := []slack.Block{section(text)}
 	if detail != "" {
@@ -296,16 +331,23 @@ func endReason(g store.Grant) string {
 	return escapeLimit(g.EndReason, 60)
 }
 
-func mentions(users []string) string {
-	if len(users) == 0 {
+// mentions addresses people as the policy names them: user ids and user
+// groups become mentions, emails are written out.
+func mentions(refs []string) string {
+	if len(refs) == 0 {
 		return "Approvers"
 	}
-	s := ""
-	for i, u := range users {
-		if i > 0 {
-			s += " "
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		id := strings.TrimPrefix(r, "subteam:")
+		switch {
+		case strings.Contains(r, "@"):
+			out[i] = escapeLimit(r, 200)
+		case strings.HasPrefix(id, "S"):
+			out[i] = "<!subteam^" + escapeLimit(id, 40) + ">"
+		default:
+			out[i] = mention(r)
 		}
-		s += mention(u)
 	}
-	return s
+	return strings.Join(out, " ")
 }

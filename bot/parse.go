@@ -19,6 +19,7 @@ const (
 	cmdRevoke     = "revoke"
 	cmdCancel     = "cancel"
 	cmdAck        = "ack"
+	cmdReview     = "review"
 )
 
 // usage is the one-line synopsis of each sub-command, without the command.
@@ -30,11 +31,12 @@ var usage = map[string]string{
 	cmdRevoke:     "revoke <grant-id>",
 	cmdCancel:     "cancel <request-id>",
 	cmdAck:        "ack <grant-id>",
+	cmdReview:     "review",
 }
 
 // usageOrder lists the sub-commands as help shows them.
 var usageOrder = []string{
-	cmdRequest, cmdBreakGlass, cmdList, cmdRevoke, cmdCancel, cmdAck, cmdHelp,
+	cmdRequest, cmdBreakGlass, cmdList, cmdRevoke, cmdCancel, cmdAck, cmdReview, cmdHelp,
 }
 
 // command is one parsed /jit invocation.
@@ -70,7 +72,7 @@ func parseCommand(text string) (command, error) {
 	sub := strings.ToLower(words[0])
 	args := words[1:]
 	switch sub {
-	case cmdHelp, cmdList:
+	case cmdHelp, cmdList, cmdReview:
 		return command{Sub: sub}, nil
 	case cmdRequest, cmdBreakGlass:
 		return parseRequest(sub, args)

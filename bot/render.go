@@ -151,6 +151,13 @@ func approvalBlocks(req store.Request) []slack.Block {
 		section("*Reason*\n" + reasonText(req.Reason)),
 		slack.NewContextBlock("status", mrkdwn(cut(approvalStatus(req), maxField))),
 	}
+	if req.PolicyVersion != "" {
+		// The request keeps the rules it was made under, whatever the
+		// policy says later; name them so approvers know which apply.
+		blocks = append(blocks, slack.NewContextBlock("policy",
+			mrkdwn("Under policy "+code(req.PolicyVersion)+
+				", the one in force when this was requested")))
+	}
 	if req.State == store.RequestPending {
 		blocks = append(blocks, slack.NewActionBlock("decision",
 			button(actApprove, "Approve", req.ID, slack.StylePrimary),
@@ -188,11 +195,11 @@ func approvalStatus(req store.Request) string {
 		return fmt.Sprintf("⏳ %d of %d approvals · waiting until %s",
 			len(req.Approvals()), need, slackDate(req.ExpiresAt))
 	case store.RequestApproved:
+		if req.BreakGlass {
+			return "🚨 Break-glass: granted without approval at " + at
+		}
 		if req.AutoApproved || req.DecidedBy == "policy" {
 			return "✅ Auto-approved by policy" + ruleSuffix(req.AutoRule) + " at " + at
-		}
-		if req.BreakGlass && req.DecidedBy == req.Requester {
-			return "🚨 Break-glass: granted without approval at " + at
 		}
 		return "✅ Approved by " + mention(req.DecidedBy) + " at " + at
 	case store.RequestDenied:
@@ -258,6 +265,9 @@ func listBlocks(reqs []store.Request, grants []store.Grant) []slack.Block {
 		line := fmt.Sprintf("%s %s — %s", code(g.ID), accessName(g.Resource, g.Role), g.State)
 		if g.State.Live() {
 			line += " until " + slackDate(g.ExpiresAt)
+		}
+		if g.BreakGlass && g.AckedBy == "" {
+			line += " · 🚨 break-glass, awaiting acknowledgement"
 		}
 		lines = append(lines, line)
 	}

@@ -111,6 +111,10 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "Write audit events as JSON lines or CSV",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != store.FormatJSONL && format != store.FormatCSV {
+				return fmt.Errorf("--format %q: use %s or %s", format,
+					store.FormatJSONL, store.FormatCSV)
+			}
 			from, to, err := tr.parse(0, time.Time{})
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,8 +20,11 @@ func policyCmd(g *globals) *cobra.Command {
 		Short: "Say what would happen to a request, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if user == "" || in.Resource == "" || in.Role == "" {
-				return fmt.Errorf("--user, --resource and --role are required")
+			missing := missingFlags([2]string{"--user", user},
+				[2]string{"--resource", in.Resource}, [2]string{"--role", in.Role})
+			if missing != "" {
+				return fmt.Errorf("missing %s; --user, --resource and --role are required",
+					missing)
 			}
 			if duration != "" {
 				d, err := time.ParseDuration(duration)
@@ -60,7 +64,21 @@ func policyCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.Resource, "resource", "", "resource name from the policy")
 	f.StringVar(&in.Role, "role", "", "role name from the policy")
 	f.StringVar(&duration, "duration", "", "duration asked for (default: the role's default)")
+	f.StringVar(&in.Reason, "reason", "",
+		"reason given, checked against the role's reason rules")
 	f.BoolVar(&in.BreakGlass, "break-glass", false, "explain an emergency request")
 	cmd.AddCommand(explain)
 	return cmd
+}
+
+// missingFlags names, in order, the flags whose value is empty; each
+// argument is a flag's name and value.
+func missingFlags(flags ...[2]string) string {
+	var out []string
+	for _, f := range flags {
+		if f[1] == "" {
+			out = append(out, f[0])
+		}
+	}
+	return strings.Join(out, ", ")
 }

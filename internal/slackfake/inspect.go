@@ -23,6 +23,7 @@ const (
 	EventModalUpdate EventKind = "modal_update"
 	EventModalClose  EventKind = "modal_close"
 	EventEnvelope    EventKind = "envelope" // an envelope sent to the bot
+	EventFile        EventKind = "file"     // files.completeUploadExternal sharing a file
 )
 
 // Event is one thing a person in the workspace would have seen happen.

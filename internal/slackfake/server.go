@@ -115,6 +115,7 @@ type Server struct {
 	events   []Event
 	pending  []Event // events not yet handed to OnEvent
 	latency  []time.Duration
+	files    fileState
 	sock     socketState
 
 	eventWake chan struct{}
@@ -149,11 +150,13 @@ func New(opts Options) *Server {
 	for _, c := range opts.Channels {
 		s.channels[c.ID] = c
 	}
+	s.files.init()
 	s.sock.init()
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/link/", s.serveSocket)
+	mux.HandleFunc("/upload/v1/", s.serveUpload)
 	s.http = httptest.NewServer(mux)
 	go s.runEvents()
 	return s

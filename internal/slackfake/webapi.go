@@ -47,16 +47,18 @@ type method struct {
 }
 
 var methods = map[string]method{
-	"apps.connections.open": {appToken, (*Server).appsConnectionsOpen},
-	"auth.test":             {botToken, (*Server).authTest},
-	"chat.postMessage":      {botToken, (*Server).chatPostMessage},
-	"chat.update":           {botToken, (*Server).chatUpdate},
-	"chat.postEphemeral":    {botToken, (*Server).chatPostEphemeral},
-	"conversations.open":    {botToken, (*Server).conversationsOpen},
-	"users.info":            {botToken, (*Server).usersInfo},
-	"usergroups.users.list": {botToken, (*Server).usergroupsUsersList},
-	"views.open":            {botToken, (*Server).viewsOpen},
-	"views.update":          {botToken, (*Server).viewsUpdate},
+	"apps.connections.open":        {appToken, (*Server).appsConnectionsOpen},
+	"auth.test":                    {botToken, (*Server).authTest},
+	"chat.postMessage":             {botToken, (*Server).chatPostMessage},
+	"chat.update":                  {botToken, (*Server).chatUpdate},
+	"chat.postEphemeral":           {botToken, (*Server).chatPostEphemeral},
+	"conversations.open":           {botToken, (*Server).conversationsOpen},
+	"files.getUploadURLExternal":   {botToken, (*Server).filesGetUploadURLExternal},
+	"files.completeUploadExternal": {botToken, (*Server).filesCompleteUploadExternal},
+	"users.info":                   {botToken, (*Server).usersInfo},
+	"usergroups.users.list":        {botToken, (*Server).usergroupsUsersList},
+	"views.open":                   {botToken, (*Server).viewsOpen},
+	"views.update":                 {botToken, (*Server).viewsUpdate},
 }
 
 // Call is one Web API call the server received.
