@@ -9,6 +9,7 @@ package review
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jitbot/jitbot/store"
@@ -139,6 +140,21 @@ func (d Duration) String() string { return shortDur(time.Duration(d)) }
 
 // MarshalJSON writes d as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads what MarshalJSON writes, so a JSON report can be read
+// back by tools.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
 
 // Totals are the headline counts of a period.
 type Totals struct {

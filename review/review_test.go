@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -446,5 +447,27 @@ func TestDigest(t *testing.T) {
 	}
 	if n := strings.Count(text, "\n"); n > 12 {
 		t.Errorf("digest has %d lines, want a short message", n)
+	}
+}
+
+func TestReportJSONReadsBack(t *testing.T) {
+	src, planted := generated(t, GenOptions{Seed: 7})
+	rep, err := Analyze(src, planted.Policy, planted.Start, planted.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.JSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatalf("JSON report does not read back: %v", err)
+	}
+	if back.Totals != rep.Totals || len(back.Automate) != len(rep.Automate) {
+		t.Fatalf("read back %+v, wrote %+v", back.Totals, rep.Totals)
+	}
+	if len(rep.Tighten) > 0 && back.Tighten[0] != rep.Tighten[0] {
+		t.Fatalf("tighten finding changed: %+v vs %+v", back.Tighten[0], rep.Tighten[0])
 	}
 }
