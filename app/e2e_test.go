@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,9 +112,28 @@ type e2e struct {
 	clock *clockwork.FakeClock
 	mem   *memProvider
 	cfg   *config.Config
+	logs  logBuffer // every log line of every run, at debug level
 
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// logBuffer keeps what jitbot logged, for tests of what logs must not say.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func newE2E(t *testing.T) *e2e {
@@ -168,7 +189,7 @@ func (e *e2e) start() {
 	e.t.Helper()
 	a, err := app.New(app.Options{
 		Config:    e.cfg,
-		Log:       testLog(e.t),
+		Log:       testLog(e.t, &e.logs),
 		Clock:     e.clock,
 		Providers: e.providers(),
 	})
@@ -449,9 +470,12 @@ func TestReconnectAfterDisconnect(t *testing.T) {
 	e.wait("the grant", func() bool { return e.mem.holds("alice/app_readonly") })
 }
 
-func testLog(t testing.TB) zerolog.Logger {
-	if os.Getenv("JITBOT_TEST_LOG") == "" {
-		return zerolog.Nop()
+// testLog logs at debug level into keep, and also to the test's output
+// when JITBOT_TEST_LOG is set.
+func testLog(t testing.TB, keep io.Writer) zerolog.Logger {
+	w := keep
+	if os.Getenv("JITBOT_TEST_LOG") != "" {
+		w = io.MultiWriter(keep, zerolog.NewTestWriter(t))
 	}
-	return zerolog.New(zerolog.NewTestWriter(t))
+	return zerolog.New(w).Level(zerolog.DebugLevel)
 }
