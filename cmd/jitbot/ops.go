@@ -32,6 +32,42 @@ func openStore(cfg *config.Config) (*store.DB, error) {
 	return db, nil
 }
 
+// withStore loads the configuration, opens its store and runs fn, closing
+// the store afterwards.
+func (g *globals) withStore(cmd *cobra.Command, fn func(*config.Config, *store.DB) error) error {
+	cfg, err := g.load(cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	db, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(cfg, db)
+}
+
+// verifyAudit walks the chain and reports the first broken link, or the
+// last hash to keep as an anchor.
+func verifyAudit(out io.Writer, db *store.DB) error {
+	rep, err := db.Verify()
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		fmt.Fprintf(out, "audit trail BROKEN after checking %d event(s): %s\n",
+			rep.Checked, rep.Problem)
+		return silentError{errors.New("audit trail broken")}
+	}
+	last, err := db.LastEvent()
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	fmt.Fprintf(out, "audit trail intact: %d event(s); last seq %d hash %s\n",
+		rep.Checked, last.Seq, last.Hash)
+	return nil
+}
+
 // timeRange reads --from and --to (dates or RFC 3339 times); empty --to is
 // now and empty --from is the given default span before it.
 type timeRange struct{ from, to string }
@@ -76,32 +112,9 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "Walk the hash chain and name the first event changed, removed or reordered",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			db, err := openStore(cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			rep, err := db.Verify()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if !rep.OK {
-				fmt.Fprintf(out, "audit trail BROKEN after checking %d event(s): %s\n",
-					rep.Checked, rep.Problem)
-				return silentError{errors.New("audit trail broken")}
-			}
-			last, err := db.LastEvent()
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			fmt.Fprintf(out, "audit trail intact: %d event(s); last seq %d hash %s\n",
-				rep.Checked, last.Seq, last.Hash)
-			return nil
+			return g.withStore(cmd, func(_ *config.Config, db *store.DB) error {
+				return verifyAudit(cmd.OutOrStdout(), db)
+			})
 		},
 	}
 	var tr timeRange
@@ -119,21 +132,14 @@ func auditCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := g.load(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			db, err := openStore(cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			return withOutput(cmd, outPath, func(w io.Writer) error {
-				n, err := db.Export(w, from, to, format)
-				if err == nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "exported %d event(s)\n", n)
-				}
-				return err
+			return g.withStore(cmd, func(_ *config.Config, db *store.DB) error {
+				return withOutput(cmd, outPath, func(w io.Writer) error {
+					n, err := db.Export(w, from, to, format)
+					if err == nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "exported %d event(s)\n", n)
+					}
+					return err
+				})
 			})
 		},
 	}
@@ -176,20 +182,13 @@ func reviewCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := g.load(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			db, err := openStore(cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			rep, err := review.Analyze(db, app.PolicyView(cfg.Policy), from, to)
-			if err != nil {
-				return err
-			}
-			return withOutput(cmd, outPath, func(w io.Writer) error { return render(rep, w) })
+			return g.withStore(cmd, func(cfg *config.Config, db *store.DB) error {
+				rep, err := review.Analyze(db, app.PolicyView(cfg.Policy), from, to)
+				if err != nil {
+					return err
+				}
+				return withOutput(cmd, outPath, func(w io.Writer) error { return render(rep, w) })
+			})
 		},
 	}
 	tr.flags(cmd)
@@ -289,11 +288,12 @@ func grantsCmd(g *globals) *cobra.Command {
 		Short: "List the grants that hold or may hold access",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd.ErrOrStderr())
-			if err != nil {
+			var live []store.Grant
+			err := g.withStore(cmd, func(_ *config.Config, db *store.DB) error {
+				var err error
+				live, err = liveGrants(db)
 				return err
-			}
-			live, err := liveGrants(cfg)
+			})
 			if err != nil {
 				return err
 			}
@@ -312,11 +312,9 @@ func grantsCmd(g *globals) *cobra.Command {
 		Short: "List provider-side memberships no live grant explains; --revoke removes them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			return reconcileAll(cmd.Context(), cmd.OutOrStdout(), cfg, revoke)
+			return g.withStore(cmd, func(cfg *config.Config, db *store.DB) error {
+				return reconcileAll(cmd.Context(), cmd.OutOrStdout(), cfg, db, revoke)
+			})
 		},
 	}
 	reconcile.Flags().BoolVar(&revoke, "revoke", false, "revoke the memberships found")
@@ -324,14 +322,12 @@ func grantsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func liveGrants(cfg *config.Config) ([]store.Grant, error) {
-	db, err := openStore(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
+// liveGrants lists the grants that hold or may hold access, soonest
+// expiry first.
+func liveGrants(db *store.DB) ([]store.Grant, error) {
 	var live []store.Grant
-	err = db.View(func(tx *store.Tx) error {
+	err := db.View(func(tx *store.Tx) error {
+		var err error
 		live, err = tx.LiveGrants()
 		return err
 	})
@@ -341,22 +337,20 @@ func liveGrants(cfg *config.Config) ([]store.Grant, error) {
 
 // reconcileAll asks every provider that can list its members for drift and
 // records what it found (and removed) in the audit trail.
-func reconcileAll(ctx context.Context, out io.Writer, cfg *config.Config, revoke bool) error {
+func reconcileAll(
+	ctx context.Context,
+	out io.Writer,
+	cfg *config.Config,
+	db *store.DB,
+	revoke bool,
+) error {
 	providers, err := builtin.Registry().Build(app.ProviderConfigs(cfg), grants.Env{})
 	if err != nil {
 		return err
 	}
 	defer closeProviders(providers)
-	db, err := openStore(cfg)
+	live, err := liveGrants(db)
 	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var live []store.Grant
-	if err := db.View(func(tx *store.Tx) error {
-		live, err = tx.LiveGrants()
-		return err
-	}); err != nil {
 		return err
 	}
 	drift := 0
