@@ -347,7 +347,8 @@ func activeGrant(
 		Principal: strings.ToLower(user), Resource: "prod-db", Role: "readonly",
 		Provider: "mem", Target: "app_t" + strconv.Itoa(i/benchUsers),
 		State: store.GrantActive, CreatedAt: created, GrantedAt: granted,
-		ExpiresAt: expires, WarnedAt: warned, Thread: thread,
+		ExpiresAt: expires, WarnAt: expires.Add(-10 * time.Minute), WarnedAt: warned,
+		Thread: thread,
 	}
 	return req, g
 }

@@ -32,6 +32,9 @@ func (s *Service) grant(ctx context.Context, req store.Request, g store.Grant) {
 		return
 	}
 	g.State, g.GrantedAt, g.ExpiresAt = store.GrantActive, now, now.Add(req.Duration)
+	if warn := g.ExpiresAt.Add(-rules.WarnBefore); rules.WarnBefore > 0 && warn.After(now) {
+		g.WarnAt = warn
+	}
 	err = s.cfg.Store.Update(func(tx *store.Tx) error {
 		cur, err := tx.Grant(g.ID)
 		if err != nil {
@@ -64,7 +67,7 @@ func (s *Service) grant(ctx context.Context, req store.Request, g store.Grant) {
 	s.log.Info().Str("grant_id", g.ID).Str("request_id", g.RequestID).Str("user", g.User).
 		Str("resource", g.Resource).Str("role", g.Role).Str("provider", g.Provider).
 		Time("expires_at", g.ExpiresAt).Msg("grant active")
-	s.armGrant(g, rules)
+	s.armGrant(g)
 	s.notify(ctx, Notice{Kind: NoticeGranted, Request: req, Grant: g, Rules: rules})
 }
 
@@ -183,13 +186,10 @@ func (s *Service) release(id string) {
 }
 
 // armGrant schedules an active grant's warning and expiry.
-func (s *Service) armGrant(g store.Grant, rules policy.Rules) {
+func (s *Service) armGrant(g store.Grant) {
 	s.sched.add(job{at: g.ExpiresAt, kind: jobExpireGrant, id: g.ID})
-	if rules.WarnBefore > 0 && g.WarnedAt.IsZero() {
-		at := g.ExpiresAt.Add(-rules.WarnBefore)
-		if at.After(g.GrantedAt) {
-			s.sched.add(job{at: at, kind: jobWarnGrant, id: g.ID})
-		}
+	if !g.WarnAt.IsZero() && g.WarnedAt.IsZero() {
+		s.sched.add(job{at: g.WarnAt, kind: jobWarnGrant, id: g.ID})
 	}
 }
 

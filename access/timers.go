@@ -212,7 +212,6 @@ func (s *Service) recover() error {
 	for _, r := range reqs {
 		s.armRequest(r, rulesOf(r))
 	}
-	rulesByReq := map[string]bool{}
 	for _, g := range gs {
 		switch g.State {
 		case store.GrantGranting:
@@ -220,40 +219,12 @@ func (s *Service) recover() error {
 		case store.GrantRevoking:
 			s.sched.add(job{at: g.NextAttempt, kind: jobRetryRevoke, id: g.ID})
 		case store.GrantActive:
-			s.sched.add(job{at: g.ExpiresAt, kind: jobExpireGrant, id: g.ID})
-			if g.WarnedAt.IsZero() {
-				rulesByReq[g.RequestID] = true
-			}
+			s.armGrant(g)
 		}
 	}
-	s.armWarnings(gs, rulesByReq)
 	armed := len(reqs) + len(gs)
 	s.sched.setRecovered(time.Since(start), armed)
 	s.log.Info().Int("pending_requests", len(reqs)).Int("live_grants", len(gs)).
 		Dur("took", time.Since(start)).Msg("state recovered")
 	return nil
-}
-
-// armWarnings schedules the expiry warnings of active grants not yet warned.
-func (s *Service) armWarnings(gs []store.Grant, want map[string]bool) {
-	if len(want) == 0 {
-		return
-	}
-	_ = s.cfg.Store.View(func(tx *store.Tx) error {
-		for _, g := range gs {
-			if g.State != store.GrantActive || !want[g.RequestID] {
-				continue
-			}
-			r, err := tx.Request(g.RequestID)
-			if err != nil {
-				continue
-			}
-			rules := rulesOf(r)
-			if at := g.ExpiresAt.Add(-rules.WarnBefore); rules.WarnBefore > 0 &&
-				at.After(g.GrantedAt) {
-				s.sched.add(job{at: at, kind: jobWarnGrant, id: g.ID})
-			}
-		}
-		return nil
-	})
 }

@@ -135,22 +135,25 @@ type Grant struct {
 	// Provider is the name of the configured provider instance.
 	Provider string `json:"provider"`
 	// Target is the provider-side name of the role.
-	Target       string     `json:"target"`
-	State        GrantState `json:"state"`
-	CreatedAt    time.Time  `json:"created_at"`
-	GrantedAt    time.Time  `json:"granted_at,omitempty"`
-	ExpiresAt    time.Time  `json:"expires_at"`
-	WarnedAt     time.Time  `json:"warned_at,omitempty"`
-	EndedAt      time.Time  `json:"ended_at,omitempty"`
-	EndReason    string     `json:"end_reason,omitempty"`
-	EndedBy      string     `json:"ended_by,omitempty"`
-	Attempts     int        `json:"attempts,omitempty"`
-	NextAttempt  time.Time  `json:"next_attempt,omitempty"`
-	LastError    string     `json:"last_error,omitempty"`
-	AutoApproved bool       `json:"auto_approved,omitempty"`
-	BreakGlass   bool       `json:"break_glass,omitempty"`
-	AckedBy      string     `json:"acked_by,omitempty"`
-	AckedAt      time.Time  `json:"acked_at,omitempty"`
+	Target    string     `json:"target"`
+	State     GrantState `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	GrantedAt time.Time  `json:"granted_at,omitempty"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	// WarnAt is when the holder is to be warned of the expiry; zero for no
+	// warning. WarnedAt is when they were.
+	WarnAt       time.Time `json:"warn_at,omitempty"`
+	WarnedAt     time.Time `json:"warned_at,omitempty"`
+	EndedAt      time.Time `json:"ended_at,omitempty"`
+	EndReason    string    `json:"end_reason,omitempty"`
+	EndedBy      string    `json:"ended_by,omitempty"`
+	Attempts     int       `json:"attempts,omitempty"`
+	NextAttempt  time.Time `json:"next_attempt,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
+	AutoApproved bool      `json:"auto_approved,omitempty"`
+	BreakGlass   bool      `json:"break_glass,omitempty"`
+	AckedBy      string    `json:"acked_by,omitempty"`
+	AckedAt      time.Time `json:"acked_at,omitempty"`
 	// Thread is the approval message; later notices are replies to it.
 	Thread MessageRef `json:"thread"`
 }
