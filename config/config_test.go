@@ -38,7 +38,7 @@ func TestExampleHasNoProblems(t *testing.T) {
 	if problems := c.Check(knownTypes); len(problems) != 0 {
 		t.Fatalf("Check(example) = %+v", problems)
 	}
-	if c.Policy == nil || len(c.Policy.Catalog()["app-db"]) != 2 {
+	if c.Policy == nil || len(c.Policy.Catalog()["prod-db"]) != 2 {
 		t.Fatalf("example policy not loaded: %v", c.Policy)
 	}
 	if c.Providers["shell"].Type != "exec" {
