@@ -78,6 +78,10 @@ type DB struct {
 	// next writer starts: OnAppend then sees events in sequence order.
 	writeMu  sync.Mutex
 	notifyMu sync.Mutex
+
+	// batchQ holds Batch calls waiting for the next group commit.
+	batchMu sync.Mutex
+	batchQ  []*batchCall
 }
 
 // Open opens or creates the store at path, creates missing buckets and runs
