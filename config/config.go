@@ -1,7 +1,8 @@
 // Package config reads jitbot's configuration: one YAML file read with
 // viper, with every scalar key overridable from the environment as JITBOT_
 // plus the key path in upper case with dots as underscores (for example
-// JITBOT_SLACK_BOT_TOKEN). Load reads, Check reports every problem at once.
+// JITBOT_SLACK_BOT_TOKEN). Load reads, LoadFile reads without the
+// environment, Check reports every problem at once.
 // A Config is not modified after Load and is safe to share.
 package config
 
@@ -101,13 +102,23 @@ var defaults = map[string]any{
 // Load reads the configuration file at path and applies environment
 // overrides. It fails only when the file cannot be read or parsed; every
 // other problem is kept for Check.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, true) }
+
+// LoadFile reads the configuration file at path as Load does, but no JITBOT_
+// environment variable overrides it: the file alone decides. Use it for a
+// configuration that must not reach outside what it names, such as the
+// demo's.
+func LoadFile(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, fromEnv bool) (*Config, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
-	v.SetEnvPrefix("JITBOT")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
+	if fromEnv {
+		v.SetEnvPrefix("JITBOT")
+		v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+		v.AutomaticEnv()
+	}
 	for k, val := range defaults {
 		v.SetDefault(k, val)
 	}

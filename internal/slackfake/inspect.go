@@ -36,7 +36,7 @@ type Event struct {
 	TS       string
 	ThreadTS string
 	Text     string // message text, modal title, or an envelope summary
-	Blocks   string // readable flattening of the blocks, one line per block
+	Blocks   string // readable flattening of the blocks, a line or more per block
 }
 
 // String renders the event for a transcript: a headline, then the blocks
@@ -271,7 +271,8 @@ func (s *Server) WaitFor(ctx context.Context, cond func() bool) error {
 }
 
 // renderBlocks flattens Block Kit JSON into readable lines: buttons show
-// as [Label], headers as "# Title", inputs as "Label: <type>".
+// as [Label], headers as "# Title", inputs as "Label: <type>", and each
+// section field takes a line.
 func renderBlocks(raw json.RawMessage) string {
 	var blocks []map[string]any
 	if len(raw) == 0 || json.Unmarshal(raw, &blocks) != nil {
@@ -293,15 +294,7 @@ func renderBlock(b map[string]any) string {
 	case "divider":
 		return "---"
 	case "section":
-		parts := []string{textOf(b["text"])}
-		fields, _ := b["fields"].([]any)
-		for _, f := range fields {
-			parts = append(parts, textOf(f))
-		}
-		if acc, _ := b["accessory"].(map[string]any); acc != nil {
-			parts = append(parts, renderElement(acc))
-		}
-		return strings.Join(nonEmpty(parts), " | ")
+		return renderSection(b)
 	case "actions", "context":
 		els, _ := b["elements"].([]any)
 		var parts []string
@@ -315,6 +308,34 @@ func renderBlock(b map[string]any) string {
 		return textOf(b["label"]) + ": " + renderElement(el)
 	}
 	return fmt.Sprintf("(%v)", b["type"])
+}
+
+// renderSection puts the text and its accessory on one line, then each
+// field on a line of its own. A field that opens with a bold label line, as
+// "*Requester*\n<@U1>", reads "*Requester*: <@U1>".
+func renderSection(b map[string]any) string {
+	first := []string{textOf(b["text"])}
+	if acc, _ := b["accessory"].(map[string]any); acc != nil {
+		first = append(first, renderElement(acc))
+	}
+	lines := []string{strings.Join(nonEmpty(first), " | ")}
+	fields, _ := b["fields"].([]any)
+	for _, f := range fields {
+		lines = append(lines, renderField(textOf(f)))
+	}
+	return strings.Join(nonEmpty(lines), "\n")
+}
+
+func renderField(text string) string {
+	label, value, multiline := strings.Cut(text, "\n")
+	if !multiline {
+		return text
+	}
+	value = strings.ReplaceAll(value, "\n", " ")
+	if len(label) > 2 && strings.HasPrefix(label, "*") && strings.HasSuffix(label, "*") {
+		return label + ": " + value
+	}
+	return label + " " + value
 }
 
 func renderElement(e map[string]any) string {
