@@ -18,7 +18,7 @@ import (
 )
 
 const testPolicy = `
-admins: [UADMIN]
+admins: [UADMIN, UADMIN2]
 groups:
   dba: [UAPP1, UAPP2, carol@example.com]
 defaults:

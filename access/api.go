@@ -82,6 +82,9 @@ var (
 	ErrAlreadyVoted   = errors.New("already approved by this approver")
 	ErrNoEmail        = errors.New("requester has no email address")
 	ErrNotActive      = errors.New("grant is not active")
+	// ErrOwnGrant refuses an admin's acknowledgement of their own
+	// break-glass grant: the review after the fact must be someone else's.
+	ErrOwnGrant = errors.New("cannot acknowledge one's own break-glass grant")
 )
 
 // InvalidError is a request the policy refused; Problems say why, each with

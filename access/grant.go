@@ -254,7 +254,7 @@ func (s *Service) markRevoking(id, reason, actor string) (store.Grant, bool, err
 	var g store.Grant
 	var covered bool
 	now := s.clock.Now()
-	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+	err := s.cfg.Store.Batch(func(tx *store.Tx) error {
 		var err error
 		if g, err = tx.Grant(id); err != nil {
 			return err
@@ -315,7 +315,7 @@ func (s *Service) revoked(g store.Grant, covered bool) (store.Grant, *Notice, er
 		"covered": strconv.FormatBool(covered),
 	}
 	g.State, g.EndedAt, g.LastError = store.GrantRevoked, now, ""
-	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+	err := s.cfg.Store.Batch(func(tx *store.Tx) error {
 		if err := tx.PutGrant(g); err != nil {
 			return err
 		}
@@ -340,7 +340,7 @@ func (s *Service) revokeFailed(g store.Grant, cause error) (store.Grant, *Notice
 	g.Attempts++
 	g.LastError = cause.Error()
 	g.NextAttempt = now.Add(s.backoff(g.Attempts))
-	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+	err := s.cfg.Store.Batch(func(tx *store.Tx) error {
 		if err := tx.PutGrant(g); err != nil {
 			return err
 		}
@@ -374,7 +374,8 @@ func (s *Service) backoff(attempt int) time.Duration {
 }
 
 // Acknowledge records that someone looked at a break-glass grant after the
-// fact. Only admins may.
+// fact. Only admins may, and never the grant's holder: an admin who broke
+// the glass gets ErrOwnGrant and another admin must acknowledge.
 func (s *Service) Acknowledge(ctx context.Context, grantID, actor string) (store.Grant, error) {
 	g, err := s.loadGrant(grantID)
 	if err != nil {
@@ -385,6 +386,9 @@ func (s *Service) Acknowledge(ctx context.Context, grantID, actor string) (store
 	}
 	if err := s.requireAdmin(ctx, actor); err != nil {
 		return g, err
+	}
+	if actor == g.User {
+		return g, ErrOwnGrant
 	}
 	now := s.clock.Now()
 	err = s.cfg.Store.Update(func(tx *store.Tx) error {

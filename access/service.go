@@ -30,6 +30,9 @@ import (
 // or roll back as a whole.
 type Store interface {
 	Update(fn func(*store.Tx) error) error
+	// Batch is Update for hot paths with many concurrent writers: calls may
+	// share a transaction, and fn may run more than once.
+	Batch(fn func(*store.Tx) error) error
 	View(fn func(*store.Tx) error) error
 }
 

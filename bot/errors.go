@@ -17,19 +17,25 @@ const (
 	phraseNotAllowed = "You are not allowed to do that."
 	phraseNoEmail    = "Your Slack profile has no email address, which this access needs."
 	phraseNotActive  = "That grant is not active any more."
+	phraseOwnGrant   = "Another admin must acknowledge your own break-glass grant."
 	phraseTimeout    = "jitbot took too long to answer; check `list` before trying again."
 	phraseGeneric    = "Something went wrong on jitbot's side; " +
 		"operators can find the details in its log."
 )
 
+// maxLoggedOp bounds the op field of a log line: it may carry an id as a
+// user typed or a client sent it.
+const maxLoggedOp = 100
+
 // outcome is the message for the result of a core call: okText when err
 // is nil, otherwise a fixed phrase chosen by the error's kind. req is what
 // the core returned with the error, if anything; it names the role and the
-// decider. op names the operation for the log.
+// decider. op names the operation for the log, cut to maxLoggedOp.
 func (b *Bot) outcome(err error, req store.Request, op, okText string) message {
 	if err == nil {
 		return message{Text: okText}
 	}
+	op = cut(op, maxLoggedOp)
 	var inv *access.InvalidError
 	if errors.As(err, &inv) {
 		b.log.Info().Err(err).Str("op", op).Msg("request refused")
@@ -68,6 +74,8 @@ func phraseFor(err error, req store.Request) (phrase string, expected bool) {
 		return phraseNoEmail, true
 	case errors.Is(err, access.ErrNotActive):
 		return phraseNotActive, true
+	case errors.Is(err, access.ErrOwnGrant):
+		return phraseOwnGrant, true
 	case errors.Is(err, context.DeadlineExceeded):
 		return phraseTimeout, false
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -187,7 +189,7 @@ func problemBlock(p policy.Problem) string {
 }
 
 // modalErrors merges read failures and policy problems into the per-block
-// errors Slack shows under each field.
+// errors Slack shows under each field. Each problem is its own sentence.
 func modalErrors(
 	bad map[string]string,
 	problems []policy.Problem,
@@ -203,10 +205,25 @@ func modalErrors(
 			blk = blkTarget
 		}
 		if prev, ok := out[blk]; ok {
-			out[blk] = cut(prev+" "+p.Message, 150)
+			out[blk] = cut(prev+" "+sentence(p.Message), 150)
 			continue
 		}
-		out[blk] = cut(p.Message, 150)
+		out[blk] = cut(sentence(p.Message), 150)
 	}
 	return out
+}
+
+// sentence makes a policy message, a lowercase phrase, read as a sentence
+// of its own: capitalised and closed with a full stop.
+func sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	first, size := utf8.DecodeRuneInString(msg)
+	if size == 0 {
+		return msg
+	}
+	msg = string(unicode.ToUpper(first)) + msg[size:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return msg
 }

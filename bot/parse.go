@@ -1,13 +1,13 @@
 package bot
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/jitbot/jitbot/policy"
 )
 
 // Sub-commands of /jit.
@@ -106,57 +106,60 @@ func parseRequest(sub string, args []string) (command, error) {
 	}, nil
 }
 
+// idForm is the shape of the ids jitbot hands out: r_ for requests, g_
+// for grants, then a short code.
+var idForm = regexp.MustCompile(`^[rg]_[a-z0-9]{1,32}$`)
+
 func parseID(sub string, args []string) (command, error) {
-	what := "grant id"
+	what, prefix, example := "grant id", "g_", "g_x7kq2m4n9a"
 	if sub == cmdCancel {
-		what = "request id"
+		what, prefix, example = "request id", "r_", "r_x7kq2m4n9a"
 	}
-	switch len(args) {
-	case 0:
+	switch {
+	case len(args) == 0:
 		return command{}, &usageError{Sub: sub, Problem: "Missing " + what + "."}
-	case 1:
-		return command{Sub: sub, ID: args[0]}, nil
+	case len(args) > 1:
+		return command{}, &usageError{Sub: sub,
+			Problem: "Give exactly one " + what + "."}
 	}
-	return command{}, &usageError{Sub: sub,
-		Problem: "Give exactly one " + what + "."}
+	id := strings.ToLower(strings.Trim(args[0], "`"))
+	if !idForm.MatchString(id) || !strings.HasPrefix(id, prefix) {
+		return command{}, &usageError{Sub: sub, Problem: fmt.Sprintf(
+			"%s is not a %s: %ss look like %s.", quoteInput(args[0]), what, what, example)}
+	}
+	return command{Sub: sub, ID: id}, nil
 }
 
-var bareNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+// quoteInput quotes what a user typed for a message, cut short: the input
+// may be any length.
+func quoteInput(s string) string {
+	return fmt.Sprintf("%q", cut(s, 24))
+}
 
-// parseDuration reads durations like 90m, 1h30m, 2h or 1d. A number
-// without a unit is refused rather than guessed. A non-empty problem says,
-// for the user, what is wrong.
+var bareNumber = regexp.MustCompile(`^[0-9]{1,6}(\.[0-9]+)?$`)
+
+// parseDuration reads durations as the policy does: whole days, hours,
+// minutes and seconds in that order, like 90m, 2h, 1d or 1d2h30m. A number
+// without a unit is refused rather than guessed, and so is a negative part,
+// a fraction or any other unit. A non-empty problem says, for the user,
+// what is wrong.
 func parseDuration(s string) (d time.Duration, problem string) {
 	if bareNumber.MatchString(s) {
 		return 0, fmt.Sprintf("Duration %q has no unit: use a unit, e.g. %sm.", s, s)
 	}
-	d, err := parseDays(strings.ToLower(s))
+	if strings.Contains(s, "-") {
+		return 0, fmt.Sprintf("Duration %s must be more than zero, with no negative part.",
+			quoteInput(s))
+	}
+	d, err := policy.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Sprintf("Cannot read duration %q: use e.g. 90m, 2h or 1d.", s)
+		return 0, fmt.Sprintf("Cannot read duration %s: write it like 90m, 2h, 1d or 1d2h30m.",
+			quoteInput(s))
 	}
 	if d <= 0 {
 		return 0, fmt.Sprintf("Duration %q must be more than zero.", s)
 	}
 	return d, ""
-}
-
-// parseDays extends time.ParseDuration with a leading whole-day part: "1d",
-// "2d12h".
-func parseDays(s string) (time.Duration, error) {
-	before, after, ok := strings.Cut(s, "d")
-	if !ok {
-		return time.ParseDuration(s)
-	}
-	days, err := strconv.Atoi(before)
-	if err != nil || days < 0 || days > 366 {
-		return 0, errors.New("bad day count")
-	}
-	d := time.Duration(days) * 24 * time.Hour
-	if after == "" {
-		return d, nil
-	}
-	rest, err := time.ParseDuration(after)
-	return d + rest, err
 }
 
 // quotePairs maps each opening quote to the closing quotes that end it.

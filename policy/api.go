@@ -60,22 +60,24 @@ type Decision struct {
 // Rules is a JSON-serialisable snapshot of one role's rules, stored with each
 // request so later policy changes do not alter a pending request.
 type Rules struct {
-	Resource          string        `json:"resource"`
-	Role              string        `json:"role"`
-	Provider          string        `json:"provider"`
-	Target            string        `json:"target"`
-	PrincipalTemplate string        `json:"principal_template"`
-	MaxDuration       time.Duration `json:"max_duration"`
-	DefaultDuration   time.Duration `json:"default_duration"`
-	Channel           string        `json:"channel"`
-	Approvers         []Ref         `json:"approvers"`
-	BackupApprovers   []Ref         `json:"backup_approvers,omitempty"`
-	Approvals         int           `json:"approvals"`
-	ApprovalTimeout   time.Duration `json:"approval_timeout"`
-	WarnBefore        time.Duration `json:"warn_before"`
-	RemindAfter       time.Duration `json:"remind_after,omitempty"`
-	EscalateAfter     time.Duration `json:"escalate_after,omitempty"`
-	SecurityChannel   string        `json:"security_channel,omitempty"`
+	Resource          string `json:"resource"`
+	Role              string `json:"role"`
+	Provider          string `json:"provider"`
+	Target            string `json:"target"`
+	PrincipalTemplate string `json:"principal_template"`
+	// MinDuration is zero in rules stored before it existed.
+	MinDuration     time.Duration `json:"min_duration,omitempty"`
+	MaxDuration     time.Duration `json:"max_duration"`
+	DefaultDuration time.Duration `json:"default_duration"`
+	Channel         string        `json:"channel"`
+	Approvers       []Ref         `json:"approvers"`
+	BackupApprovers []Ref         `json:"backup_approvers,omitempty"`
+	Approvals       int           `json:"approvals"`
+	ApprovalTimeout time.Duration `json:"approval_timeout"`
+	WarnBefore      time.Duration `json:"warn_before"`
+	RemindAfter     time.Duration `json:"remind_after,omitempty"`
+	EscalateAfter   time.Duration `json:"escalate_after,omitempty"`
+	SecurityChannel string        `json:"security_channel,omitempty"`
 }
 
 // Ref names a person or a set of people: a Slack user id ("U123"), an email

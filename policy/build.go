@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -18,20 +20,21 @@ const (
 	DefaultPrincipal   = "{{ .EmailLocal }}"
 	defaultBreakGlass  = time.Hour
 	builtinMax         = time.Hour
+	builtinMin         = time.Minute
 	builtinTimeout     = 30 * time.Minute
 	builtinWarnBefore  = 10 * time.Minute
 	builtinApprovalMin = 1
 )
 
 // resolved is a role's settings after inheritance; the *Path fields say
-// where max and default were set so problems name the right key.
+// where min, max and default were set so problems name the right key.
 type resolved struct {
-	max, def, timeout, warn, remind, escalate time.Duration
-	maxPath, defPath                          string
-	approvals                                 int
-	channel                                   string
-	reason                                    reasonDoc
-	reasonPath                                string
+	min, max, def, timeout, warn, remind, escalate time.Duration
+	minPath, maxPath, defPath                      string
+	approvals                                      int
+	channel                                        string
+	reason                                         reasonDoc
+	reasonPath                                     string
 }
 
 type builder struct {
@@ -55,7 +58,7 @@ func build(doc document) (*Policy, []Problem) {
 		resources: map[string]*resource{},
 	}
 	defaults := b.resolve("defaults", doc.Defaults, resolved{
-		max: builtinMax, def: builtinMax, timeout: builtinTimeout,
+		min: builtinMin, max: builtinMax, def: builtinMax, timeout: builtinTimeout,
 		warn: builtinWarnBefore, approvals: builtinApprovalMin,
 	})
 	if len(doc.Resources) == 0 {
@@ -135,10 +138,10 @@ func appendUnique(refs []Ref, r Ref) []Ref {
 // duration parses raw into dst. positive demands a value above zero,
 // otherwise zero is allowed.
 func (b *builder) duration(path, raw string, dst *time.Duration, positive bool) bool {
-	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	d, err := ParseDuration(raw)
 	switch {
 	case err != nil:
-		b.add(path, "%q is not a duration; write it like 1h30m", raw)
+		b.add(path, "%q is not a duration; write it like 1h30m, 45s or 1d", raw)
 		return false
 	case d < 0 || (positive && d == 0):
 		b.add(path, "must be greater than zero")
@@ -151,6 +154,10 @@ func (b *builder) duration(path, raw string, dst *time.Duration, positive bool) 
 // resolve applies the settings in doc, found at path, over base.
 func (b *builder) resolve(path string, doc settingsDoc, base resolved) resolved {
 	r := base
+	if doc.MinDuration != "" &&
+		b.duration(join(path, "min_duration"), doc.MinDuration, &r.min, true) {
+		r.minPath = join(path, "min_duration")
+	}
 	if doc.MaxDuration != "" && b.duration(join(path, "max_duration"), doc.MaxDuration, &r.max, true) {
 		r.maxPath = join(path, "max_duration")
 	}
@@ -162,11 +169,8 @@ func (b *builder) resolve(path string, doc settingsDoc, base resolved) resolved 
 	b.optional(join(path, "warn_before"), doc.WarnBefore, &r.warn, false)
 	b.optional(join(path, "remind_after"), doc.RemindAfter, &r.remind, false)
 	b.optional(join(path, "escalate_after"), doc.EscalateAfter, &r.escalate, false)
-	if doc.Approvals != nil {
-		r.approvals = *doc.Approvals
-		if r.approvals < 1 {
-			b.add(join(path, "approvals"), "must be at least 1")
-		}
+	if doc.Approvals.Kind != 0 && doc.Approvals.ShortTag() != "!!null" {
+		b.approvals(join(path, "approvals"), &doc.Approvals, &r.approvals)
 	}
 	if doc.Channel != "" {
 		r.channel = doc.Channel
@@ -175,6 +179,33 @@ func (b *builder) resolve(path string, doc settingsDoc, base resolved) resolved 
 		r.reason, r.reasonPath = *doc.Reason, join(path, "reason")
 	}
 	return r
+}
+
+// approvals reads a count of approvers from n into dst. YAML would turn
+// 2.9 into 2 on its own; a count must be written as a whole number.
+func (b *builder) approvals(path string, n *yaml.Node, dst *int) {
+	var v int
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		b.add(path, "must be a whole number of approvers, such as 2, not %s", describeNode(n))
+		return
+	}
+	if v < 1 {
+		b.add(path, "must be at least 1")
+		return
+	}
+	*dst = v
+}
+
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a map"
+	}
+	return "this"
 }
 
 func (b *builder) optional(path, raw string, dst *time.Duration, positive bool) {
@@ -187,7 +218,10 @@ func (b *builder) resource(
 	name string, doc resourceDoc, defaults resolved, secChan string,
 ) *resource {
 	path := "resources." + name
-	res := &resource{name: name, description: doc.Description, roles: map[string]*role{}}
+	res := &resource{
+		name: name, description: doc.Description, provider: doc.Provider,
+		roles: map[string]*role{},
+	}
 	if doc.Provider == "" {
 		b.add(path+".provider", "missing: name a configured provider")
 	}
@@ -228,6 +262,7 @@ func (b *builder) role(path string, doc roleDoc, defaults resolved, secChan stri
 	r := &role{path: path}
 	r.rules = Rules{
 		Target:          doc.Target,
+		MinDuration:     s.min,
 		MaxDuration:     s.max,
 		DefaultDuration: s.def,
 		Channel:         s.channel,
@@ -252,6 +287,7 @@ func (b *builder) role(path string, doc roleDoc, defaults resolved, secChan stri
 		r.auto = append(r.auto, b.autoRule(fmt.Sprintf("%s.auto_approve[%d]", path, i), a, r))
 	}
 	b.breakGlass(path+".break_glass", doc.BreakGlass, secChan, r)
+	b.checkRequesters(path+".requesters", r)
 	return r
 }
 
@@ -264,27 +300,54 @@ func anyoneToEmpty(refs []Ref) []Ref {
 	return refs
 }
 
-// checkDurations enforces default <= max <= hard cap. A built-in default
-// longer than the role's max is lowered to it rather than reported.
+// checkDurations enforces min <= default <= max <= hard cap. A built-in
+// default longer than the role's max is lowered to it rather than reported.
 func (b *builder) checkDurations(path string, s *resolved) {
 	maxPath := s.maxPath
 	if maxPath == "" {
 		maxPath = path + ".max_duration"
 	}
 	if s.max > b.hardCap {
-		b.add(maxPath, "%s is longer than the hard cap of %s", s.max, b.hardCap)
+		b.add(maxPath, "%s is longer than the hard cap of %s",
+			FormatDuration(s.max), FormatDuration(b.hardCap))
 	}
 	if s.def > s.max {
 		if s.defPath == "" {
 			s.def = s.max
+		} else {
+			at := s.defPath
+			if s.maxPath != "" && strings.HasPrefix(s.maxPath, path+".") {
+				at = path + ".default_duration"
+			}
+			b.add(at, "default %s is longer than max_duration %s",
+				FormatDuration(s.def), FormatDuration(s.max))
 			return
 		}
-		at := s.defPath
-		if s.maxPath != "" && strings.HasPrefix(s.maxPath, path+".") {
-			at = path + ".default_duration"
-		}
-		b.add(at, "default %s is longer than max_duration %s", s.def, s.max)
 	}
+	b.checkMin(path, s)
+}
+
+// checkMin enforces min <= default. The problem goes to the min_duration
+// key of the role unless the clash lies wholly in the defaults.
+func (b *builder) checkMin(path string, s *resolved) {
+	if s.min <= s.def {
+		return
+	}
+	limit, name := s.def, "default_duration"
+	if s.min > s.max {
+		limit, name = s.max, "max_duration"
+	}
+	at := path + ".min_duration"
+	inRole := func(p string) bool { return strings.HasPrefix(p, path+".") }
+	if s.minPath != "" && !inRole(s.maxPath) && !inRole(s.defPath) {
+		at = s.minPath
+	}
+	what := "minimum " + FormatDuration(s.min)
+	if s.minPath == "" {
+		what = "built-in minimum " + FormatDuration(s.min)
+	}
+	b.add(at, "%s is longer than %s %s; set min_duration no longer than that",
+		what, name, FormatDuration(limit))
 }
 
 func (b *builder) checkApprovers(path string, r Rules) {
@@ -292,14 +355,67 @@ func (b *builder) checkApprovers(path string, r Rules) {
 		b.add(path+".approvers", "no approvers: nobody could approve this role")
 		return
 	}
-	pool := r.Approvers
-	if r.EscalateAfter > 0 {
-		pool = append(append([]Ref(nil), pool...), r.BackupApprovers...)
-	}
+	pool := approverPool(r)
 	if n, known := namedPeople(pool); known && n < r.Approvals {
 		b.add(path+".approvals", "needs %d approvals but only %d approver(s) are named: %s",
 			r.Approvals, n, describeRefs(pool))
 	}
+}
+
+// checkRequesters reports named requesters nobody could ever approve:
+// without them, fewer named approvers remain than the role needs. It can
+// only tell when every approver is a named person, and it spares a
+// requester whom an auto-approval rule may admit.
+func (b *builder) checkRequesters(path string, r *role) {
+	pool := approverPool(r.rules)
+	if n, known := namedPeople(pool); !known || n < r.rules.Approvals {
+		// Unknown, or reported already as too few approvers.
+		return
+	}
+	var stuck []string
+	for _, ref := range r.requesters {
+		id, ok := identityOf(ref)
+		if !ok || r.mayAutoApprove(id) {
+			continue
+		}
+		if n, _ := approversBesides(pool, id); n < r.rules.Approvals {
+			stuck = append(stuck, string(ref))
+		}
+	}
+	if len(stuck) == 0 {
+		return
+	}
+	b.add(path, "%s could never be approved: the role needs %d approval(s) from people "+
+		"other than the requester, and its approvers are %s",
+		strings.Join(stuck, ", "), r.rules.Approvals, describeRefs(pool))
+}
+
+// identityOf returns the person a user or email ref names.
+func identityOf(ref Ref) (Identity, bool) {
+	switch ref.kind() {
+	case refUser:
+		return Identity{UserID: string(ref)}, true
+	case refEmail:
+		return Identity{Email: string(ref)}, true
+	}
+	return Identity{}, false
+}
+
+// mayAutoApprove reports whether some auto-approval rule of the role might
+// admit id: one open to the role's requesters, naming id, or naming a user
+// group that id may be in.
+func (r *role) mayAutoApprove(id Identity) bool {
+	for _, a := range r.auto {
+		if len(a.requesters) == 0 {
+			return true
+		}
+		for _, ref := range a.requesters {
+			if _, named := identityOf(ref); !named || namesIdentity(ref, id) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (b *builder) reason(s resolved, r *role) {
@@ -333,7 +449,7 @@ func (b *builder) autoRule(path string, doc autoDoc, r *role) autoRule {
 		b.duration(path+".max_duration", doc.MaxDuration, &a.maxDuration, true) &&
 		a.maxDuration > r.rules.MaxDuration {
 		b.add(path+".max_duration", "%s is longer than the role's max_duration %s",
-			a.maxDuration, r.rules.MaxDuration)
+			FormatDuration(a.maxDuration), FormatDuration(r.rules.MaxDuration))
 	}
 	if doc.Window != nil {
 		a.window = b.window(path+".window", *doc.Window)
@@ -355,10 +471,15 @@ func (b *builder) breakGlass(path string, doc *breakGlassDoc, secChan string, r 
 	}
 	bg := breakGlass{enabled: true, maxDuration: min(defaultBreakGlass, r.rules.MaxDuration)}
 	if doc.MaxDuration != "" &&
-		b.duration(path+".max_duration", doc.MaxDuration, &bg.maxDuration, true) &&
-		bg.maxDuration > BreakGlassCap {
-		b.add(path+".max_duration", "%s is longer than the break-glass cap of %s",
-			bg.maxDuration, BreakGlassCap)
+		b.duration(path+".max_duration", doc.MaxDuration, &bg.maxDuration, true) {
+		switch {
+		case bg.maxDuration > BreakGlassCap:
+			b.add(path+".max_duration", "%s is longer than the break-glass cap of %s",
+				FormatDuration(bg.maxDuration), FormatDuration(BreakGlassCap))
+		case bg.maxDuration < r.rules.MinDuration:
+			b.add(path+".max_duration", "%s is shorter than the role's min_duration %s",
+				FormatDuration(bg.maxDuration), FormatDuration(r.rules.MinDuration))
+		}
 	}
 	if r.rules.SecurityChannel == "" {
 		b.add(path+".channel", "missing: break-glass needs a channel for the security alert")

@@ -108,6 +108,12 @@ func (r *role) duration(in Input, problems *[]Problem) (time.Duration, bool) {
 		*problems = append(*problems, Problem{Field: "duration", Message: "must be positive"})
 		return 0, false
 	}
+	if d < r.rules.MinDuration {
+		*problems = append(*problems, Problem{Field: "duration", Message: fmt.Sprintf(
+			"%s is shorter than the minimum of %s", FormatDuration(d),
+			FormatDuration(r.rules.MinDuration))})
+		return d, in.BreakGlass && r.breakGlass.enabled
+	}
 	if in.BreakGlass {
 		if !r.breakGlass.enabled {
 			*problems = append(*problems, Problem{Field: "break_glass", Message: fmt.Sprintf(
@@ -118,7 +124,8 @@ func (r *role) duration(in Input, problems *[]Problem) (time.Duration, bool) {
 	}
 	if d > r.rules.MaxDuration {
 		*problems = append(*problems, Problem{Field: "duration", Message: fmt.Sprintf(
-			"%s is longer than the maximum of %s", d, r.rules.MaxDuration)})
+			"%s is longer than the maximum of %s", FormatDuration(d),
+			FormatDuration(r.rules.MaxDuration))})
 	}
 	return d, false
 }
@@ -143,23 +150,34 @@ func (r *role) checkReason(reason string) []Problem {
 // checkSelfApproval refuses a request that only its requester could
 // approve. It can only tell when every approver is a named person.
 func (r *role) checkSelfApproval(requester Identity) []Problem {
-	pool := r.rules.Approvers
-	if r.rules.EscalateAfter > 0 {
-		pool = append(append([]Ref(nil), pool...), r.rules.BackupApprovers...)
-	}
-	var others []Ref
-	for _, ref := range pool {
-		if !namesIdentity(ref, requester) {
-			others = append(others, ref)
-		}
-	}
-	n, known := namedPeople(others)
+	n, known := approversBesides(approverPool(r.rules), requester)
 	if !known || n >= r.rules.Approvals {
 		return nil
 	}
 	return []Problem{{Field: "requester", Message: fmt.Sprintf(
 		"needs %d approval(s) from people other than you, but only %d can approve",
 		r.rules.Approvals, n)}}
+}
+
+// approverPool is everyone who may ever approve a request of the role: the
+// approvers, and the backup approvers when the role escalates.
+func approverPool(r Rules) []Ref {
+	if r.EscalateAfter <= 0 {
+		return r.Approvers
+	}
+	return append(append([]Ref(nil), r.Approvers...), r.BackupApprovers...)
+}
+
+// approversBesides counts the named people in pool other than id. The bool
+// is false when pool also names sets of people whose size is unknown.
+func approversBesides(pool []Ref, id Identity) (int, bool) {
+	var others []Ref
+	for _, ref := range pool {
+		if !namesIdentity(ref, id) {
+			others = append(others, ref)
+		}
+	}
+	return namedPeople(others)
 }
 
 func namesIdentity(ref Ref, id Identity) bool {

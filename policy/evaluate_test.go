@@ -81,7 +81,7 @@ func TestEvaluate(t *testing.T) {
 			allowed: true, duration: time.Hour},
 		{name: "too long names the maximum",
 			in: in(bob, "prod-db", "readonly", dur(3*time.Hour)), duration: 3 * time.Hour,
-			problem: Problem{"duration", "3h0m0s is longer than the maximum of 2h0m0s"}},
+			problem: Problem{"duration", "3h is longer than the maximum of 2h"}},
 		{name: "negative duration", in: in(bob, "prod-db", "readonly", dur(-time.Minute)),
 			problem: Problem{"duration", "must be positive"}},
 		{name: "short reason after trimming",

@@ -96,7 +96,8 @@ func (e Explanation) String() string {
 		return b.String()
 	}
 	b.WriteString("allowed: yes\n")
-	fmt.Fprintf(&b, "duration: %s (max %s)\n", e.Duration, e.MaxDuration)
+	fmt.Fprintf(&b, "duration: %s (max %s)\n", FormatDuration(e.Duration),
+		FormatDuration(e.MaxDuration))
 	switch {
 	case e.BreakGlass:
 		fmt.Fprintf(&b, "approval: none, break-glass; security alert to %s\n", e.SecurityChannel)

@@ -23,7 +23,7 @@ func TestExplain(t *testing.T) {
 			"request: U0BOB wants prod-db/readonly\n",
 			"rule: resources.prod-db.roles.readonly\n",
 			"allowed: yes\n",
-			"duration: 1h0m0s (max 2h0m0s)\n",
+			"duration: 1h (max 2h)\n",
 			"approval: 1 of S0DBA (U0DBA1, U0DBA2) in C0APPROVALS\n",
 			"backup approvers: U0BACKUP\n",
 		}},
@@ -34,7 +34,7 @@ func TestExplain(t *testing.T) {
 		{"break-glass", Input{Requester: bob, Resource: "prod-db", Role: "readonly",
 			Reason: "INC-7 disk full", BreakGlass: true}, []string{
 			"wants prod-db/readonly (break-glass)\n",
-			"duration: 30m0s (max 30m0s)\n",
+			"duration: 30m (max 30m)\n",
 			"approval: none, break-glass; security alert to C0SECURITY\n",
 		}},
 		{"refused", Input{Requester: bob, Resource: "prod-db", Role: "admin",

@@ -25,15 +25,18 @@ type document struct {
 }
 
 type settingsDoc struct {
-	MaxDuration     string     `yaml:"max_duration"`
-	DefaultDuration string     `yaml:"default_duration"`
-	ApprovalTimeout string     `yaml:"approval_timeout"`
-	WarnBefore      string     `yaml:"warn_before"`
-	RemindAfter     string     `yaml:"remind_after"`
-	EscalateAfter   string     `yaml:"escalate_after"`
-	Approvals       *int       `yaml:"approvals"`
-	Channel         string     `yaml:"channel"`
-	Reason          *reasonDoc `yaml:"reason"`
+	MinDuration     string `yaml:"min_duration"`
+	MaxDuration     string `yaml:"max_duration"`
+	DefaultDuration string `yaml:"default_duration"`
+	ApprovalTimeout string `yaml:"approval_timeout"`
+	WarnBefore      string `yaml:"warn_before"`
+	RemindAfter     string `yaml:"remind_after"`
+	EscalateAfter   string `yaml:"escalate_after"`
+	// Approvals stays a node, Kind zero when unset: decoding into an int
+	// would read 2.9 as 2.
+	Approvals yaml.Node  `yaml:"approvals"`
+	Channel   string     `yaml:"channel"`
+	Reason    *reasonDoc `yaml:"reason"`
 }
 
 type reasonDoc struct {
@@ -171,8 +174,9 @@ var (
 		"min_length": nil, "pattern": nil, "hint": nil,
 	}}
 	settingsFields = map[string]*shape{
-		"max_duration": nil, "default_duration": nil, "approval_timeout": nil,
-		"approvals": nil, "warn_before": nil, "remind_after": nil,
+		"min_duration": nil, "max_duration": nil, "default_duration": nil,
+		"approval_timeout": nil,
+		"approvals":        nil, "warn_before": nil, "remind_after": nil,
 		"escalate_after": nil, "channel": nil, "reason": reasonShape,
 	}
 	windowShape = &shape{fields: map[string]*shape{

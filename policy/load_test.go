@@ -50,7 +50,7 @@ resources:
       admin:
         approvers: [group:pair]
         approvals: 2
-        requesters: [group:oncall, group:pair]
+        requesters: [group:oncall, group:dba]
         escalate_after: 0s
   build:
     provider: exec-ci
@@ -94,7 +94,7 @@ func TestParseBuildsRules(t *testing.T) {
 	wantRules := Rules{
 		Resource: "prod-db", Role: "readonly", Provider: "pg-prod", Target: "app_readonly",
 		PrincipalTemplate: "{{ .EmailLocal }}",
-		MaxDuration:       2 * time.Hour, DefaultDuration: time.Hour,
+		MinDuration:       time.Minute, MaxDuration: 2 * time.Hour, DefaultDuration: time.Hour,
 		Channel: "C0APPROVALS", Approvers: []Ref{"S0DBA"}, BackupApprovers: []Ref{"U0BACKUP"},
 		Approvals: 1, ApprovalTimeout: 30 * time.Minute, WarnBefore: 10 * time.Minute,
 		RemindAfter: 10 * time.Minute, EscalateAfter: 30 * time.Minute,
@@ -201,9 +201,9 @@ func TestParseReportsProblemsWithKeyPath(t *testing.T) {
 		{"more approvals than people", oneRole("approvers: [group:ops]\napprovals: 3"),
 			ro + ".approvals", "only 2 approver"},
 		{"over hard cap", oneRole("approvers: [U01]\nmax_duration: 25h"), ro + ".max_duration",
-			"hard cap of 24h0m0s"},
+			"hard cap of 24h"},
 		{"over own hard cap", "hard_cap: 8h\n" + oneRole("approvers: [U01]\nmax_duration: 9h"),
-			ro + ".max_duration", "hard cap of 8h0m0s"},
+			ro + ".max_duration", "hard cap of 8h"},
 		{"default over max", oneRole("approvers: [U01]\nmax_duration: 1h\ndefault_duration: 2h"),
 			ro + ".default_duration", "longer than max_duration"},
 		{"bad duration", oneRole("approvers: [U01]\nmax_duration: 2 hours"), ro + ".max_duration",
@@ -224,14 +224,14 @@ func TestParseReportsProblemsWithKeyPath(t *testing.T) {
 			ro + ".auto_approve[0].name", "missing"},
 		{"break-glass over cap", oneRole("approvers: [U01]\nbreak_glass: " +
 			"{enabled: true, max_duration: 5h, channel: C0SEC}"),
-			ro + ".break_glass.max_duration", "break-glass cap of 4h0m0s"},
+			ro + ".break_glass.max_duration", "break-glass cap of 4h"},
 		{"break-glass without channel", oneRole("approvers: [U01]\nbreak_glass: {enabled: true}"),
 			ro + ".break_glass.channel", "security alert"},
 		{"bad ref", oneRole("approvers: [alice]"), ro + ".approvers[0]", `unknown reference "alice"`},
 		{"anyone as approver", oneRole("approvers: ['*']"), ro + ".approvers[0]",
 			"only allowed in requesters"},
 		{"wrong type", oneRole("approvers: [U01]\napprovals: two"), ro + ".approvals",
-			"cannot unmarshal"},
+			`whole number of approvers, such as 2, not "two"`},
 		{"nested group", "groups: {a: [U01], b: [group:a]}\nresources: {db: {provider: p, " +
 			"roles: {ro: {channel: C1, approvers: [U01]}}}}",
 			"groups.b[0]", "lists people"},
@@ -297,10 +297,7 @@ func TestValidateChecksProviders(t *testing.T) {
 	}
 	got := p.Validate(map[string]bool{"pg-prod": true})
 	want := []Problem{{
-		Field:   "resources.build.roles.deploy.provider",
-		Message: `unknown provider "exec-ci"; configured: pg-prod`,
-	}, {
-		Field:   "resources.build.roles.solo.provider",
+		Field:   "resources.build.provider",
 		Message: `unknown provider "exec-ci"; configured: pg-prod`,
 	}}
 	if !reflect.DeepEqual(got, want) {

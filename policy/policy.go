@@ -27,6 +27,7 @@ type Policy struct {
 type resource struct {
 	name        string
 	description string
+	provider    string
 	roles       map[string]*role
 }
 
@@ -103,18 +104,17 @@ func (p *Policy) Validate(providers map[string]bool) []Problem {
 		return out
 	}
 	known := sortedKeys(providers)
-	for _, resName := range sortedKeys(p.resources) {
-		for _, roleName := range sortedKeys(p.resources[resName].roles) {
-			r := p.resources[resName].roles[roleName]
-			if providers[r.rules.Provider] {
-				continue
-			}
-			out = append(out, Problem{
-				Field: r.path + ".provider",
-				Message: fmt.Sprintf("unknown provider %q; configured: %s",
-					r.rules.Provider, listOrNone(known)),
-			})
+	for _, name := range sortedKeys(p.resources) {
+		// A missing provider is among the problems already.
+		res := p.resources[name]
+		if res.provider == "" || providers[res.provider] {
+			continue
 		}
+		out = append(out, Problem{
+			Field: "resources." + name + ".provider",
+			Message: fmt.Sprintf("unknown provider %q; configured: %s",
+				res.provider, listOrNone(known)),
+		})
 	}
 	return dedupe(out)
 }
