@@ -43,7 +43,9 @@ func AnalyzeWith(
 	if p != nil {
 		roles = p.Roles()
 	}
-	return a.finish(roles), nil
+	r := a.finish(roles)
+	r.WithoutPolicy = p == nil
+	return r, nil
 }
 
 type openRequest struct {

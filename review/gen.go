@@ -15,12 +15,12 @@ type GenOptions struct {
 	// Seed makes the trail reproducible; the same options give the same
 	// events.
 	Seed uint64
-	// Start is the first day (default 2025-01-06 UTC); Days its length
-	// (default 90).
+	// Start is the first day (default 2025-01-06 UTC); the trail ends
+	// Days days later (default 90), at End. A negative Days is an error.
 	Start time.Time
 	Days  int
-	// PerDay is the number of ordinary requests a day (default 8). About
-	// 1,000,000 events take PerDay 2800.
+	// PerDay is the number of ordinary requests a day (default 8); a
+	// negative one is an error. About 1,000,000 events take PerDay 2800.
 	PerDay int
 }
 
@@ -74,6 +74,10 @@ type Planted struct {
 // within 30 s) and the patterns described by Planted. Events due after the
 // last day are not written; their grants stay active.
 func Generate(w EventWriter, opts GenOptions) (Planted, error) {
+	if opts.Days < 0 || opts.PerDay < 0 {
+		return Planted{}, fmt.Errorf("generate trail: %d day(s) of %d request(s) a day: "+
+			"neither may be negative", opts.Days, opts.PerDay)
+	}
 	g := newGen(opts)
 	g.plant()
 	for day := 0; day < g.days; day++ {

@@ -12,8 +12,9 @@ import (
 func (r *Report) HTML(w io.Writer) error {
 	data := struct {
 		*Report
-		Charts []chart
-	}{r, r.charts()}
+		Charts            []chart
+		WithoutPolicyNote string
+	}{r, r.charts(), withoutPolicy}
 	if err := pageTmpl.Execute(w, data); err != nil {
 		return fmt.Errorf("write review html: %w", err)
 	}
@@ -96,6 +97,7 @@ pre{background:#f4f4f4;padding:.5rem}.req{fill:#4a7bd0}.held{fill:#e08a2c}.limit
 svg text{font-size:11px}
 </style></head><body>
 <h1>Access review {{day .From}} to {{day .To}}</h1>
+{{if .WithoutPolicy}}<p><em>{{.WithoutPolicyNote}}.</em></p>{{end}}
 <h2>Totals</h2><table>
 <tr><th>Requests</th><td>{{.Totals.Requests}}</td></tr>
 <tr><th>Approved</th><td>{{.Totals.Approved}}</td></tr>
@@ -129,10 +131,10 @@ p95 requested {{.P95Requested}}.{{if .Existing}} Rule {{.Existing}} already list
 {{if .AckedBy}}acknowledged by {{.AckedBy}}{{else}}<b>not acknowledged</b>{{end}}</li>{{end}}</ul>
 <h3>Denials</h3><table><tr><th>Request</th><th>Requester</th><th>Role</th><th>Approver</th><th>Date</th><th>Reason</th><th>Note</th></tr>{{range .Denials}}
 <tr><td>{{.RequestID}}</td><td>{{.Requester}}</td><td>{{.Resource}}/{{.Role}}</td><td>{{.Approver}}</td><td>{{day .Time}}</td><td>{{.Reason}}</td><td>{{.Note}}</td></tr>{{end}}</table>
-<h2>3. Stale</h2><ul>
+<h2>3. Stale</h2>{{if .WithoutPolicy}}<p>Left out: needs the policy.</p>{{else}}<ul>
 <li>Roles nobody requested: {{range .StaleRoles}}{{.Resource}}/{{.Role}} {{else}}none{{end}}</li>
 <li>Approvers who never decided: {{range .IdleApprovers}}{{.}} {{else}}none{{end}}</li>
-<li>Providers never used: {{range .UnusedProviders}}{{.}} {{else}}none{{end}}</li></ul>
+<li>Providers never used: {{range .UnusedProviders}}{{.}} {{else}}none{{end}}</li></ul>{{end}}
 <h2>4. Tighten</h2><ul>{{range .Tighten}}
 <li>{{.Resource}}/{{.Role}}: {{.Grants}} grants ended ({{.ReleasedEarly}} released early), p95 held {{.P95Held}} against {{.MaxDuration}}; suggest max_duration {{.Suggested}}</li>{{end}}</ul>
 <h2>5. Rubber stamps</h2><ul>{{range .QuickApprovals}}

@@ -27,6 +27,9 @@ func (r *Report) Markdown(w io.Writer) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("# Access review %s to %s\n\n", r.From.Format(day), r.To.Format(day))
+	if r.WithoutPolicy {
+		p("_%s._\n\n", withoutPolicy)
+	}
 	r.mdTotals(p)
 	r.mdAutomate(p)
 	r.mdOneOff(p)
@@ -104,18 +107,26 @@ func (r *Report) mdOneOff(p printf) {
 	}
 	p("\n### Denials\n\n")
 	for _, d := range r.Denials {
-		p("- %s: %s asked for %s, denied by %s on %s. Reason: %q", mdEsc(d.RequestID),
+		p("- %s: %s asked for %s, denied by %s on %s. Reason: \"%s\"", mdEsc(d.RequestID),
 			mdEsc(d.Requester), mdEsc(d.String()), mdEsc(d.Approver),
 			d.Time.Format(day), mdEsc(d.Reason))
 		if d.Note != "" {
-			p(" Note: %q", mdEsc(d.Note))
+			p(" Note: \"%s\"", mdEsc(d.Note))
 		}
 		p("\n")
 	}
 }
 
+// withoutPolicy says what a review made without the policy leaves out.
+const withoutPolicy = "Made without the policy: stale roles, approvers and " +
+	"providers and the limits to tighten are left out"
+
 func (r *Report) mdStale(p printf) {
 	p("\n## 3. Stale\n\n")
+	if r.WithoutPolicy {
+		p("Left out: needs the policy.\n")
+		return
+	}
 	keys := make([]string, len(r.StaleRoles))
 	for i, k := range r.StaleRoles {
 		keys[i] = k.String()
@@ -127,6 +138,9 @@ func (r *Report) mdStale(p printf) {
 
 func (r *Report) mdTighten(p printf) {
 	p("\n## 4. Tighten\n\n")
+	if r.WithoutPolicy {
+		p("Left out: needs the policy.\n")
+	}
 	for _, t := range r.Tighten {
 		p("- **%s**: %d grants ended (%d released early); p95 held %s against "+
 			"max_duration %s. Suggest `max_duration: %s`.\n", mdEsc(t.String()),
@@ -144,7 +158,7 @@ func (r *Report) mdStamps(p printf) {
 		p("- %s approved all %d of their decisions\n", mdEsc(a.Approver), a.Decisions)
 	}
 	for _, wr := range r.WeakReasons {
-		p("- Reason %q (%s) used %d time(s) by %s\n", mdEsc(wr.Reason), wr.Why,
+		p("- Reason \"%s\" (%s) used %d time(s) by %s\n", mdEsc(wr.Reason), wr.Why,
 			wr.Count, mdEsc(strings.Join(wr.Users, ", ")))
 	}
 }
@@ -160,7 +174,7 @@ func (r *Report) mdRevocations(p printf) {
 		if f.Resolved {
 			state = "revoked at " + f.ResolvedAt.Format(time.RFC3339)
 		}
-		p("- Failed: %s (%s, %s) %d attempt(s) from %s, last error %q; %s\n",
+		p("- Failed: %s (%s, %s) %d attempt(s) from %s, last error \"%s\"; %s\n",
 			mdEsc(f.GrantID), mdEsc(f.String()), mdEsc(f.User), f.Attempts,
 			f.First.Format(time.RFC3339), mdEsc(f.LastError), state)
 	}
@@ -170,10 +184,17 @@ func (r *Report) mdRevocations(p printf) {
 	}
 }
 
+// mdEscaper turns user text into inline Markdown that renders as the text
+// itself, in a paragraph, a list item or a table cell: punctuation that
+// could start markup is backslash-escaped, "&" and angle brackets become
+// entities, and line breaks become spaces so the text stays on its line.
 var mdEscaper = strings.NewReplacer(
 	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
-	"<", "&lt;", ">", "&gt;", "|", `\|`, "#", `\#`, "\n", " ")
+	"~", `\~`, "|", `\|`, "#", `\#`,
+	"&", "&amp;", "<", "&lt;", ">", "&gt;", "\r\n", " ", "\n", " ", "\r", " ")
 
+// mdEsc escapes s once with mdEscaper; print the result with %s, never %q,
+// which would escape the backslashes again.
 func mdEsc(s string) string { return mdEscaper.Replace(s) }
 
 func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }

@@ -183,6 +183,10 @@ type Report struct {
 	From   time.Time `json:"from"`
 	To     time.Time `json:"to"`
 	Totals Totals    `json:"totals"`
+	// WithoutPolicy is set when the review had no policy to compare the
+	// trail with: stale roles, approvers and providers and the limits to
+	// tighten are left out, not found empty.
+	WithoutPolicy bool `json:"without_policy,omitempty"`
 
 	Automate        []Candidate        `json:"automate"`
 	OneOffRoles     []RoleAsks         `json:"one_off_roles"`

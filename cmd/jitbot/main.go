@@ -9,13 +9,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/jitbot/jitbot/app"
 	"github.com/jitbot/jitbot/config"
+	"github.com/jitbot/jitbot/grants"
 	"github.com/jitbot/jitbot/grants/builtin"
+	"github.com/jitbot/jitbot/policy"
 )
 
 func main() {
@@ -59,14 +64,38 @@ func rootCmd() *cobra.Command {
 	return root
 }
 
+// needs says what a command uses beyond the store and the policy, so that
+// no command is refused for settings it never reads.
+type needs struct {
+	// slack: the command calls Slack, so both tokens must be usable.
+	slack bool
+	// providers: the command builds the providers, so load builds them
+	// once to check their settings.
+	providers bool
+}
+
+var (
+	// serving is what run and check-config need: everything.
+	serving = needs{slack: true, providers: true}
+	// offline is what the commands that only read the store need.
+	offline = needs{}
+)
+
 // load reads the configuration and refuses it, listing every problem, when
-// it does not check out.
-func (g *globals) load(w io.Writer) (*config.Config, error) {
+// the parts the command needs do not check out.
+func (g *globals) load(w io.Writer, n needs) (*config.Config, error) {
 	cfg, err := config.Load(g.configPath)
 	if err != nil {
 		return nil, err
 	}
-	if problems := cfg.Check(builtin.Registry().Types()); len(problems) > 0 {
+	problems := cfg.Check(builtin.Registry().Types())
+	if !n.slack {
+		problems = slices.DeleteFunc(problems, isTokenProblem)
+	}
+	if n.providers {
+		problems = append(problems, providerProblems(cfg)...)
+	}
+	if len(problems) > 0 {
 		fmt.Fprintf(w, "%s has %d problem(s):\n", g.configPath, len(problems))
 		for _, p := range problems {
 			fmt.Fprintf(w, "  %s: %s\n", p.Field, p.Message)
@@ -74,6 +103,40 @@ func (g *globals) load(w io.Writer) (*config.Config, error) {
 		return nil, silentError{errors.New("invalid configuration")}
 	}
 	return cfg, nil
+}
+
+// isTokenProblem says whether p concerns a Slack token, which only the
+// commands that call Slack read.
+func isTokenProblem(p policy.Problem) bool {
+	key := strings.TrimSuffix(p.Field, "_file")
+	return key == "slack.app_token" || key == "slack.bot_token"
+}
+
+// providerProblems builds every provider whose type is known, as run does,
+// and returns what the constructors refused, under each provider's key; the
+// providers built are closed again. Constructors do not contact backends.
+// Unknown or missing types are left to Config.Check, which names them.
+func providerProblems(cfg *config.Config) []policy.Problem {
+	reg := builtin.Registry()
+	cfgs := app.ProviderConfigs(cfg)
+	var out []policy.Problem
+	for _, name := range sortedKeys(cfgs) {
+		if _, known := reg[cfgs[name].Type]; !known {
+			continue
+		}
+		key := "providers." + name
+		built, err := reg.Build(map[string]grants.Config{name: cfgs[name]}, grants.Env{})
+		closeProviders(built)
+		if err == nil {
+			continue
+		}
+		// Build prefixes the key; each joined cause is one line.
+		msg := strings.TrimPrefix(err.Error(), key+": ")
+		for _, line := range strings.Split(msg, "\n") {
+			out = append(out, policy.Problem{Field: key, Message: line})
+		}
+	}
+	return out
 }
 
 // logger builds the process logger from the config and the flag.

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/jitbot/jitbot/app"
 	"github.com/jitbot/jitbot/config"
@@ -21,25 +23,38 @@ import (
 	"github.com/jitbot/jitbot/store"
 )
 
-// openStore opens the configured store for an operator command. A running
-// bot holds the file's lock; the error says so.
-func openStore(cfg *config.Config) (*store.DB, error) {
-	db, err := store.Open(cfg.Store.Path, store.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open store %s (is a jitbot run using it?): %w",
-			cfg.Store.Path, err)
+// storeSetting is where the configured store path comes from, for errors.
+const storeSetting = "store.path (or JITBOT_STORE_PATH)"
+
+// openStore opens the existing store at path for an operator command;
+// setting names where the path came from. A missing file is refused, not
+// created: a mistyped path would otherwise read as an empty trail. A
+// running bot holds the file's lock; the error says so after a short wait.
+func openStore(path, setting string) (*store.DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("store %s does not exist: check %s", path, setting)
+	} else if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return db, nil
+	db, err := store.Open(path, store.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: the file is locked (is a jitbot run using it?)", err)
+	}
+	return db, err
 }
 
 // withStore loads the configuration, opens its store and runs fn, closing
 // the store afterwards.
-func (g *globals) withStore(cmd *cobra.Command, fn func(*config.Config, *store.DB) error) error {
-	cfg, err := g.load(cmd.ErrOrStderr())
+func (g *globals) withStore(
+	cmd *cobra.Command,
+	n needs,
+	fn func(*config.Config, *store.DB) error,
+) error {
+	cfg, err := g.load(cmd.ErrOrStderr(), n)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(cfg)
+	db, err := openStore(cfg.Store.Path, storeSetting)
 	if err != nil {
 		return err
 	}
@@ -68,8 +83,7 @@ func verifyAudit(out io.Writer, db *store.DB) error {
 	return nil
 }
 
-// timeRange reads --from and --to (dates or RFC 3339 times); empty --to is
-// now and empty --from is the given default span before it.
+// timeRange reads --from and --to (dates or RFC 3339 times).
 type timeRange struct{ from, to string }
 
 func (r *timeRange) flags(cmd *cobra.Command) {
@@ -77,16 +91,23 @@ func (r *timeRange) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&r.to, "to", "", "end (exclusive), as 2026-03-31 or RFC 3339")
 }
 
-func (r *timeRange) parse(span time.Duration, now time.Time) (time.Time, time.Time, error) {
-	to, err := parseWhen("--to", r.to, now)
+// parse returns the range. An empty --to is end and an empty --from is
+// span before --to; a zero time leaves that side open. A range whose
+// start is not before its end is refused.
+func (r *timeRange) parse(span time.Duration, end time.Time) (time.Time, time.Time, error) {
+	to, err := parseWhen("--to", r.to, end)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	from, err := parseWhen("--from", r.from, to.Add(-span))
+	var start time.Time
+	if span > 0 {
+		start = to.Add(-span)
+	}
+	from, err := parseWhen("--from", r.from, start)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	if span > 0 && !from.Before(to) {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
 		return time.Time{}, time.Time{}, fmt.Errorf("--from %s is not before --to %s",
 			from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
@@ -112,7 +133,7 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "Walk the hash chain and name the first event changed, removed or reordered",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withStore(cmd, func(_ *config.Config, db *store.DB) error {
+			return g.withStore(cmd, offline, func(_ *config.Config, db *store.DB) error {
 				return verifyAudit(cmd.OutOrStdout(), db)
 			})
 		},
@@ -122,7 +143,9 @@ func auditCmd(g *globals) *cobra.Command {
 	export := &cobra.Command{
 		Use:   "export",
 		Short: "Write audit events as JSON lines or CSV",
-		Args:  cobra.NoArgs,
+		Long: "Write audit events as JSON lines or CSV. Without --from the export " +
+			"starts at the first event; without --to it runs to the last.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != store.FormatJSONL && format != store.FormatCSV {
 				return fmt.Errorf("--format %q: use %s or %s", format,
@@ -132,7 +155,7 @@ func auditCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.withStore(cmd, func(_ *config.Config, db *store.DB) error {
+			return g.withStore(cmd, offline, func(_ *config.Config, db *store.DB) error {
 				return withOutput(cmd, outPath, func(w io.Writer) error {
 					n, err := db.Export(w, from, to, format)
 					if err == nil {
@@ -168,11 +191,13 @@ func withOutput(cmd *cobra.Command, path string, fn func(io.Writer) error) error
 
 func reviewCmd(g *globals) *cobra.Command {
 	var tr timeRange
-	var format, outPath string
+	var format, outPath, storePath string
 	cmd := &cobra.Command{
 		Use:   "review",
 		Short: "Quarterly access review: automate, one-offs, stale, tighten, rubber stamps",
-		Args:  cobra.NoArgs,
+		Long: "Quarterly access review: automate, one-offs, stale, tighten, rubber " +
+			"stamps. Without --from and --to it covers the last 90 days.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			from, to, err := tr.parse(90*24*time.Hour, time.Now().UTC())
 			if err != nil {
@@ -182,20 +207,55 @@ func reviewCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.withStore(cmd, func(cfg *config.Config, db *store.DB) error {
-				rep, err := review.Analyze(db, app.PolicyView(cfg.Policy), from, to)
-				if err != nil {
-					return err
-				}
-				return withOutput(cmd, outPath, func(w io.Writer) error { return render(rep, w) })
-			})
+			pol, db, err := g.reviewInputs(cmd, storePath)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rep, err := review.Analyze(db, pol, from, to)
+			if err != nil {
+				return err
+			}
+			return withOutput(cmd, outPath, func(w io.Writer) error { return render(rep, w) })
 		},
 	}
 	tr.flags(cmd)
 	cmd.Flags().StringVar(&format, "format", "md", "md, html or json")
 	cmd.Flags().StringVarP(&outPath, "output", "o", "-", "file to write, - for stdout")
+	cmd.Flags().StringVar(&storePath, "store", "",
+		"store file to review instead of the configured one; the policy comes "+
+			"from --config when that file exists")
 	cmd.AddCommand(generateCmd(g))
 	return cmd
+}
+
+// reviewInputs opens the store a review reads and returns the policy to
+// compare it with. Without --store both come from the configuration. With
+// it, the policy comes from --config when that file exists (or was named
+// explicitly) and is nil otherwise. The caller closes the store.
+func (g *globals) reviewInputs(
+	cmd *cobra.Command,
+	storePath string,
+) (review.PolicyView, *store.DB, error) {
+	if storePath == "" {
+		cfg, err := g.load(cmd.ErrOrStderr(), offline)
+		if err != nil {
+			return nil, nil, err
+		}
+		db, err := openStore(cfg.Store.Path, storeSetting)
+		return app.PolicyView(cfg.Policy), db, err
+	}
+	var pol review.PolicyView
+	_, statErr := os.Stat(g.configPath)
+	if statErr == nil || cmd.Flags().Changed("config") {
+		cfg, err := g.load(cmd.ErrOrStderr(), offline)
+		if err != nil {
+			return nil, nil, err
+		}
+		pol = app.PolicyView(cfg.Policy)
+	}
+	db, err := openStore(storePath, "--store")
+	return pol, db, err
 }
 
 func reportRenderer(format string) (func(*review.Report, io.Writer) error, error) {
@@ -243,25 +303,23 @@ func generateCmd(g *globals) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Write 90 days of realistic audit events with known patterns into a new store",
+		Short: "Write realistic audit events, ending today, into a new store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
 				return errors.New("--store is required: the new store file to write")
 			}
+			if days < 1 {
+				return fmt.Errorf("--days %d: write at least 1 day", days)
+			}
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("--store %s exists; generate writes a new store only", path)
 			}
-			db, err := store.Open(path, store.Options{Timeout: time.Second})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			w := &storeWriter{db: db}
-			planted, err := review.Generate(w, review.GenOptions{Seed: seed, Days: days})
-			if err == nil {
-				err = w.flush()
-			}
+			// The trail ends at today's midnight (UTC), so a review of the
+			// last days finds it.
+			start := time.Now().UTC().AddDate(0, 0, -days).Truncate(24 * time.Hour)
+			planted, err := generateStore(path, review.GenOptions{
+				Seed: seed, Days: days, Start: start})
 			if err != nil {
 				return err
 			}
@@ -275,10 +333,26 @@ func generateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&days, "days", 90, "days of events")
+	cmd.Flags().IntVar(&days, "days", 90, "days of events, ending today")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed; the same seed writes the same events")
 	cmd.Flags().StringVar(&path, "store", "", "new store file to write")
 	return cmd
+}
+
+// generateStore creates the store at path and writes a generated trail
+// into it.
+func generateStore(path string, opts review.GenOptions) (review.Planted, error) {
+	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	if err != nil {
+		return review.Planted{}, err
+	}
+	defer db.Close()
+	w := &storeWriter{db: db}
+	planted, err := review.Generate(w, opts)
+	if err == nil {
+		err = w.flush()
+	}
+	return planted, err
 }
 
 func grantsCmd(g *globals) *cobra.Command {
@@ -289,7 +363,7 @@ func grantsCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var live []store.Grant
-			err := g.withStore(cmd, func(_ *config.Config, db *store.DB) error {
+			err := g.withStore(cmd, offline, func(_ *config.Config, db *store.DB) error {
 				var err error
 				live, err = liveGrants(db)
 				return err
@@ -312,7 +386,8 @@ func grantsCmd(g *globals) *cobra.Command {
 		Short: "List provider-side memberships no live grant explains; --revoke removes them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withStore(cmd, func(cfg *config.Config, db *store.DB) error {
+			reconciling := needs{providers: true}
+			return g.withStore(cmd, reconciling, func(cfg *config.Config, db *store.DB) error {
 				return reconcileAll(cmd.Context(), cmd.OutOrStdout(), cfg, db, revoke)
 			})
 		},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/bot"
+	"github.com/jitbot/jitbot/config"
 	"github.com/jitbot/jitbot/policy"
 )
 
@@ -27,19 +30,19 @@ func policyCmd(g *globals) *cobra.Command {
 					missing)
 			}
 			if duration != "" {
-				d, err := time.ParseDuration(duration)
+				d, err := policy.ParseDuration(duration)
 				if err != nil || d <= 0 {
-					return fmt.Errorf("--duration %q: use a positive duration like 30m or 2h", duration)
+					return fmt.Errorf("--duration %q: use a positive duration like 30m, 2h or 1d",
+						duration)
 				}
 				in.Duration = d
 			}
-			cfg, err := g.load(cmd.ErrOrStderr())
+			// Only a Slack lookup needs the tokens: the email, unless given.
+			cfg, err := g.load(cmd.ErrOrStderr(), needs{slack: email == ""})
 			if err != nil {
 				return err
 			}
-			// The directory is Slack's Web API, for user groups and emails.
-			dir, err := bot.New(bot.Options{AppToken: cfg.Slack.AppToken.Reveal(),
-				BotToken: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL})
+			dir, err := explainDirectory(cfg, user, email)
 			if err != nil {
 				return err
 			}
@@ -81,4 +84,35 @@ func missingFlags(flags ...[2]string) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// explainDirectory returns the directory explain asks about people: Slack's
+// Web API when the tokens are set, otherwise, with the requester's email
+// given, one that knows only that email.
+func explainDirectory(cfg *config.Config, user, email string) (policy.Directory, error) {
+	dir, err := bot.New(bot.Options{AppToken: cfg.Slack.AppToken.Reveal(),
+		BotToken: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL})
+	if err != nil && email != "" {
+		return givenEmail{user: user, email: email}, nil
+	}
+	return dir, err
+}
+
+// errNoSlack is the answer of a directory that cannot ask Slack.
+var errNoSlack = errors.New("this policy names Slack user groups; set the bot token")
+
+// givenEmail is the directory of an explain run without Slack: it knows
+// the requester's email from the command line and no user group.
+type givenEmail struct{ user, email string }
+
+func (d givenEmail) Email(_ context.Context, userID string) (string, error) {
+	if userID != d.user {
+		return "", fmt.Errorf("email of %s: only --email's user is known without Slack; "+
+			"set the bot token", userID)
+	}
+	return d.email, nil
+}
+
+func (d givenEmail) GroupMembers(context.Context, string) ([]string, error) {
+	return nil, errNoSlack
 }

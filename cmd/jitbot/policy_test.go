@@ -88,14 +88,14 @@ func TestPolicyExplain(t *testing.T) {
 			name: "approval by a group, default duration",
 			args: []string{"--user", "U0MAL", "--resource", "prod-db", "--role", "readonly"},
 			want: []string{"rule: resources.prod-db.roles.readonly", "allowed: yes",
-				"duration: 1h0m0s (max 4h0m0s)", "approval: 1 of U0BOB, U0CAROL in C0APPROVE"},
+				"duration: 1h (max 4h)", "approval: 1 of U0BOB, U0CAROL in C0APPROVE"},
 			not: []string{"automatic"},
 		},
 		{
 			name: "auto-approved for a requester found by email in Slack",
 			args: []string{"--user", "U0ALICE", "--resource", "prod-db", "--role", "readonly",
 				"--duration", "90m"},
-			want: []string{"allowed: yes", "duration: 1h30m0s (max 4h0m0s)",
+			want: []string{"allowed: yes", "duration: 1h30m (max 4h)",
 				"approval: automatic by rule oncall"},
 		},
 		{
@@ -110,7 +110,13 @@ func TestPolicyExplain(t *testing.T) {
 			args: []string{"--user", "U0MAL", "--email", "mallory@example.com",
 				"--resource", "prod-db", "--role", "readonly", "--duration", "9h"},
 			want: []string{"rule: resources.prod-db.roles.readonly", "allowed: no",
-				"duration: 9h0m0s is longer than the maximum of 4h0m0s"},
+				"duration: 9h is longer than the maximum of 4h"},
+		},
+		{
+			name: "a day, written as Slack users write it",
+			args: []string{"--user", "U0MAL", "--email", "mallory@example.com",
+				"--resource", "prod-db", "--role", "readonly", "--duration", "1d"},
+			want: []string{"allowed: no", "duration: 24h is longer than the maximum of 4h"},
 		},
 		{
 			name: "not among the requesters",
@@ -123,7 +129,7 @@ func TestPolicyExplain(t *testing.T) {
 			name: "two approvals and a reason that meets the rules",
 			args: []string{"--user", "U0BOB", "--resource", "prod-db", "--role", "admin",
 				"--reason", "INC-7 rotate the keys"},
-			want: []string{"allowed: yes", "duration: 1h0m0s (max 1h0m0s)",
+			want: []string{"allowed: yes", "duration: 1h (max 1h)",
 				"approval: 2 of U0BOB, U0CAROL, U0DAVE in C0APPROVE"},
 		},
 		{
@@ -136,7 +142,7 @@ func TestPolicyExplain(t *testing.T) {
 			name: "break-glass is capped at its own maximum",
 			args: []string{"--user", "U0BOB", "--resource", "prod-db", "--role", "admin",
 				"--duration", "4h", "--break-glass", "--reason", "INC-8 primary is down"},
-			want: []string{"(break-glass)", "allowed: yes", "duration: 30m0s (max 30m0s)",
+			want: []string{"(break-glass)", "allowed: yes", "duration: 30m (max 30m)",
 				"approval: none, break-glass; security alert to C0SEC"},
 		},
 		{

@@ -67,6 +67,15 @@ func TestGrantsReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The store exists, as it does once the bot has run.
+	db, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	out, err := runCLI(t, "grants", "reconcile", "--config", cfgPath)
 	if err != nil {
 		t.Fatalf("reconcile: %v\n%s", err, out)

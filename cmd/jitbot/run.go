@@ -15,7 +15,7 @@ func runCmd(g *globals) *cobra.Command {
 		Short: "Connect to Slack over Socket Mode and serve requests",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd.ErrOrStderr())
+			cfg, err := g.load(cmd.ErrOrStderr(), serving)
 			if err != nil {
 				return err
 			}
@@ -35,7 +35,7 @@ func checkConfigCmd(g *globals) *cobra.Command {
 		Short: "Check the configuration and the policy; list every problem with its key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd.OutOrStdout())
+			cfg, err := g.load(cmd.OutOrStdout(), serving)
 			if err != nil {
 				return err
 			}
