@@ -252,13 +252,14 @@ func (s *Service) revoke(ctx context.Context, id, reason, actor string) (store.G
 // in which case the provider must not take it away.
 func (s *Service) markRevoking(id, reason, actor string) (store.Grant, bool, error) {
 	var g store.Grant
-	var covered bool
+	var covered, started bool
 	now := s.clock.Now()
 	err := s.cfg.Store.Batch(func(tx *store.Tx) error {
 		var err error
 		if g, err = tx.Grant(id); err != nil {
 			return err
 		}
+		started = g.State == store.GrantActive
 		switch g.State {
 		case store.GrantRevoking:
 		case store.GrantActive:
@@ -273,8 +274,12 @@ func (s *Service) markRevoking(id, reason, actor string) (store.Grant, bool, err
 		covered, err = coveredByOther(tx, g, now)
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrNotActive) {
+	switch {
+	case err != nil && !errors.Is(err, ErrNotActive):
 		err = fmt.Errorf("mark grant %s revoking: %w", id, err)
+	case err == nil && started:
+		s.log.Info().Str("grant_id", id).Str("user", g.User).Str("reason", reason).
+			Str("actor", actor).Bool("covered", covered).Msg("revoke started")
 	}
 	return g, covered, err
 }

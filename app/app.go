@@ -135,7 +135,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.bot.Run(ctx, a.core) })
 	g.Go(func() error { return a.core.Run(ctx) })
-	if a.cfg.PolicyFile != "" {
+	if a.cfg.PolicySource() != "" {
 		g.Go(func() error { return a.watchPolicy(ctx) })
 	}
 	if a.cfg.Digest.Enabled {

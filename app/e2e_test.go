@@ -30,6 +30,7 @@ const (
 	bob      = "U0BOB"   // approver
 	carol    = "U0CAROL" // approver
 	mallory  = "U0MAL"   // neither
+	dave     = "U0DAVE"  // has no email in Slack
 	approval = "C0APPROVE"
 	room     = "C0ROOM"
 )
@@ -74,9 +75,10 @@ policy:
 
 // memProvider is the grant backend of these tests: who holds what.
 type memProvider struct {
-	mu     sync.Mutex
-	held   map[string]bool
-	grants int
+	mu        sync.Mutex
+	held      map[string]bool
+	grants    int
+	revokeErr error // returned by Revoke while set
 }
 
 func (m *memProvider) Grant(_ context.Context, g grants.Grant) error {
@@ -90,8 +92,17 @@ func (m *memProvider) Grant(_ context.Context, g grants.Grant) error {
 func (m *memProvider) Revoke(_ context.Context, g grants.Grant) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.revokeErr != nil {
+		return m.revokeErr
+	}
 	delete(m.held, g.Principal+"/"+g.Target)
 	return nil
+}
+
+func (m *memProvider) failRevokes(err error) {
+	m.mu.Lock()
+	m.revokeErr = err
+	m.mu.Unlock()
 }
 
 func (m *memProvider) holds(key string) bool {
@@ -159,6 +170,7 @@ func newE2EWith(t testing.TB, configText string) *e2e {
 			{ID: bob, Name: "bob", Email: "bob@example.com"},
 			{ID: carol, Name: "carol", Email: "carol@example.com"},
 			{ID: mallory, Name: "mallory", Email: "mallory@example.com"},
+			{ID: dave, Name: "dave"},
 		},
 		Channels: []slackfake.Channel{{ID: approval, Name: "approvals"}, {ID: room, Name: "ops"}},
 	})

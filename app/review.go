@@ -32,6 +32,8 @@ func (a *App) Review(ctx context.Context, actor string) (string, []byte, error) 
 	if err != nil {
 		return "", nil, fmt.Errorf("review for %s: %w", actor, err)
 	}
+	// The report goes to Slack: provider output stays in the log and audit.
+	rep.WithoutProviderOutput()
 	var md bytes.Buffer
 	if err := rep.Markdown(&md); err != nil {
 		return "", nil, fmt.Errorf("review for %s: %w", actor, err)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,35 @@ func TestReviewCommandFallsBackToReviewChannel(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestReviewReportKeepsProviderOutputOutOfSlack has a revoke fail with
+// backend output in its error; the review uploaded to Slack names the
+// failure but not what the backend said.
+func TestReviewReportKeepsProviderOutputOutOfSlack(t *testing.T) {
+	e := newE2EWith(t, reviewConfig)
+	e.seedDecisions()
+	e.mem.failRevokes(errors.New("FATAL: pg_hba.conf rejects host 10.1.2.3 user jitbot"))
+	e.clock.Advance(time.Hour)
+	e.wait("the failed revoke announced", func() bool {
+		for _, m := range e.srv.Messages(approval) {
+			if strings.Contains(m.Text, "failed") {
+				return true
+			}
+		}
+		return false
+	})
+	e.clock.Advance(time.Minute)
+
+	e.slash(carol, "review")
+	_, report := e.reviewPosted(room)
+	md := string(report.Content)
+	if !strings.Contains(md, "attempt") {
+		t.Fatalf("report does not list the failed revoke:\n%s", md)
+	}
+	for _, leak := range []string{"pg_hba", "10.1.2.3"} {
+		if strings.Contains(md, leak) {
+			t.Errorf("report uploaded to Slack carries provider output %q", leak)
+		}
+	}
 }

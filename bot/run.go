@@ -86,18 +86,29 @@ func (b *Bot) drain(work *pool) {
 // checkBotToken asks Slack whether the bot token is good, so a bad one is
 // reported at start rather than at the first message.
 func (b *Bot) checkBotToken(ctx context.Context) error {
-	err := b.call(ctx, "auth.test", func(ctx context.Context) error {
-		_, err := b.api.AuthTestContext(ctx)
-		return err
-	})
-	if err == nil {
-		return nil
+	wait := time.Second
+	for {
+		err := b.call(ctx, "auth.test", func(ctx context.Context) error {
+			_, err := b.api.AuthTestContext(ctx)
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		if code, ok := authFailure(err); ok {
+			return fmt.Errorf("slack refused the bot token (%s): "+
+				"check JITBOT_SLACK_BOT_TOKEN: %w", code, err)
+		}
+		// Slack or the network is down for now: keep trying, slower
+		// each time, until it answers or jitbot is stopped.
+		b.log.Warn().Err(err).Dur("retry_in", wait).Msg("slack not reachable")
+		select {
+		case <-b.clock.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("check slack bot token: %w", err)
+		}
+		wait = min(2*wait, 30*time.Second)
 	}
-	if code, ok := authFailure(err); ok {
-		return fmt.Errorf("slack refused the bot token (%s): "+
-			"check JITBOT_SLACK_BOT_TOKEN: %w", code, err)
-	}
-	return fmt.Errorf("check slack bot token: %w", err)
 }
 
 // authFailure reports whether err means a token was refused, and Slack's

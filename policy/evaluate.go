@@ -265,5 +265,9 @@ func principalFor(text string, id Identity) (string, error) {
 		return "", fmt.Errorf("render principal for %s: %q has characters other than "+
 			"letters, digits and . _ @ + -", id.UserID, out)
 	}
+	// A leading dash would read as an option to a provider's program.
+	if strings.HasPrefix(out, "-") {
+		return "", fmt.Errorf("render principal for %s: %q starts with a dash", id.UserID, out)
+	}
 	return out, nil
 }

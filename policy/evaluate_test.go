@@ -360,6 +360,8 @@ func TestPrincipal(t *testing.T) {
 		{"quote is refused", DefaultPrincipal,
 			Identity{UserID: "U0X", Email: "o'brien@example.com"}, "", "characters"},
 		{"space is refused", "{{ .UserID }} x", bob, "", "characters"},
+		{"leading dash is refused", DefaultPrincipal,
+			Identity{UserID: "U0X", Email: "-rf@example.com"}, "", "dash"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -338,6 +338,15 @@ type FailedRevocation struct {
 	ResolvedAt time.Time `json:"resolved_at,omitempty"`
 }
 
+// WithoutProviderOutput blanks what providers said about failed revokes
+// (stderr, response bodies, server addresses), for a copy of the report that
+// goes where operators' details must not, such as a Slack channel.
+func (r *Report) WithoutProviderOutput() {
+	for i := range r.FailedRevokes {
+		r.FailedRevokes[i].LastError = "(in the jitbot log and audit trail)"
+	}
+}
+
 // Drift is one difference reconcile found between jitbot and a provider.
 type Drift struct {
 	RoleKey
