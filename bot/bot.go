@@ -65,7 +65,7 @@ type Options struct {
 	// Reviewer builds /jit review; nil answers that reviews are not set up.
 	Reviewer Reviewer
 	// GroupTTL and UserTTL bound how long user group members and user
-	// emails are cached; default 5m and 1h.
+	// emails are cached; default 1m and 1h.
 	GroupTTL, UserTTL time.Duration
 }
 
@@ -126,7 +126,7 @@ func withDefaults(opts Options) Options {
 		opts.Workers = 8
 	}
 	if opts.GroupTTL <= 0 {
-		opts.GroupTTL = 5 * time.Minute
+		opts.GroupTTL = time.Minute
 	}
 	if opts.UserTTL <= 0 {
 		opts.UserTTL = time.Hour

@@ -118,13 +118,20 @@ func (b *Bot) onInteractive(ctx context.Context, sm *socketmode.Client, work *po
 	case slack.InteractionTypeViewSubmission:
 		b.onSubmission(ctx, sm, work, evt.Request, cb)
 	case slack.InteractionTypeBlockActions:
-		b.ack(sm, evt.Request)
+		queued := true
 		for _, act := range cb.ActionCallback.BlockActions {
 			act := *act
 			if !work.submit(b.job(ctx, func(ctx context.Context) { b.action(ctx, cb, act) })) {
-				b.log.Warn().Str("user", cb.User.ID).Msg("work queue full")
+				queued = false
 			}
 		}
+		if !queued {
+			// Left unacknowledged, the click shows the person an error in
+			// Slack, so they know to click again instead of waiting.
+			b.log.Warn().Str("user", cb.User.ID).Msg("work queue full; click not taken")
+			return
+		}
+		b.ack(sm, evt.Request)
 	default:
 		b.ack(sm, evt.Request)
 	}

@@ -224,7 +224,9 @@ func (p *Policy) IsAdmin(ctx context.Context, dir Directory, id Identity) (bool,
 
 // MayApprove reports whether actor is an approver of the role. Backup
 // approvers count only once the request is escalated. It asks the directory
-// afresh, so someone who left an approving user group no longer approves.
+// at the time of the click, so someone who left an approving user group no
+// longer approves once the directory's cache of the group has lapsed (a
+// minute for the Slack directory).
 // It does not know the requester: refusing self-approval is the caller's.
 func (r Rules) MayApprove(
 	ctx context.Context, dir Directory, actor Identity, escalated bool,
