@@ -13,23 +13,25 @@ import (
 type NoticeKind string
 
 // The notices the core sends. Each goes out only after the transition it
-// reports is stored.
+// reports is stored. NoticeRevokeRecovered resolves a revoke_failed alert:
+// a revoke that had failed (Grant.Attempts > 0) finally took.
 const (
-	NoticeSubmitted      NoticeKind = "submitted"       // to the requester
-	NoticeAutoApproved   NoticeKind = "auto_approved"   // channel, for visibility
-	NoticeGranted        NoticeKind = "granted"         // thread + DM
-	NoticeGrantFailed    NoticeKind = "grant_failed"    // thread + DM
-	NoticeDenied         NoticeKind = "denied"          // DM
-	NoticeRequestExpired NoticeKind = "request_expired" // DM
-	NoticeCancelled      NoticeKind = "cancelled"       // thread
-	NoticeExpiringSoon   NoticeKind = "expiring_soon"   // thread + DM with buttons
-	NoticeRevoked        NoticeKind = "revoked"         // thread + DM
-	NoticeRevokeFailed   NoticeKind = "revoke_failed"   // approval channel, loudly
-	NoticeReminder       NoticeKind = "reminder"        // thread, mentions approvers
-	NoticeEscalated      NoticeKind = "escalated"       // thread, mentions backups
-	NoticeBreakGlass     NoticeKind = "break_glass"     // security channel alert
-	NoticeBreakGlassAck  NoticeKind = "break_glass_ack" // thread
-	NoticePolicyRejected NoticeKind = "policy_rejected" // admin channel
+	NoticeSubmitted       NoticeKind = "submitted"        // to the requester
+	NoticeAutoApproved    NoticeKind = "auto_approved"    // channel, for visibility
+	NoticeGranted         NoticeKind = "granted"          // thread + DM
+	NoticeGrantFailed     NoticeKind = "grant_failed"     // thread + DM + admin channel
+	NoticeDenied          NoticeKind = "denied"           // DM
+	NoticeRequestExpired  NoticeKind = "request_expired"  // DM
+	NoticeCancelled       NoticeKind = "cancelled"        // thread
+	NoticeExpiringSoon    NoticeKind = "expiring_soon"    // thread + DM with buttons
+	NoticeRevoked         NoticeKind = "revoked"          // thread + DM
+	NoticeRevokeFailed    NoticeKind = "revoke_failed"    // approval channel, loudly
+	NoticeRevokeRecovered NoticeKind = "revoke_recovered" // where revoke_failed went
+	NoticeReminder        NoticeKind = "reminder"         // thread, mentions approvers
+	NoticeEscalated       NoticeKind = "escalated"        // thread, mentions backups
+	NoticeBreakGlass      NoticeKind = "break_glass"      // security channel alert
+	NoticeBreakGlassAck   NoticeKind = "break_glass_ack"  // thread
+	NoticePolicyRejected  NoticeKind = "policy_rejected"  // admin channel
 )
 
 // Notice is one message-worthy change. Request is always set for request
@@ -58,6 +60,21 @@ type Notifier interface {
 	UpdateApproval(ctx context.Context, req store.Request, rules policy.Rules) error
 	// Notify sends the notice to whoever it concerns.
 	Notify(ctx context.Context, n Notice) error
+}
+
+// Warner is implemented by a Notifier that can withdraw the buttons of an
+// expiry warning once they no longer apply. When the Notifier is a Warner,
+// the core sends expiry warnings through Warn, stores where the holder's
+// copy went (Grant.Warning) and calls EndWarning when the grant has ended.
+type Warner interface {
+	// Warn sends an expiring-soon notice as Notify would and returns where
+	// the holder's copy, the one with buttons, went. The MessageRef is zero
+	// when that copy was not posted; it may be set along with an error when
+	// another destination failed.
+	Warn(ctx context.Context, n Notice) (store.MessageRef, error)
+	// EndWarning re-renders the warning at g.Warning without its buttons,
+	// saying how the grant ended. It does nothing when g.Warning is zero.
+	EndWarning(ctx context.Context, g store.Grant) error
 }
 
 // SubmitInput is a request as a person typed it.

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"maps"
 	"time"
 
 	"github.com/jitbot/jitbot/policy"
@@ -26,6 +27,9 @@ func requestEvent(
 	}
 }
 
+// grantEvent records something that happened to g. Its details always name
+// the holder ("user"), since the actor is often jitbot or an admin: a reader
+// of the trail learns whose access it was from the event alone.
 func grantEvent(
 	t store.EventType,
 	g store.Grant,
@@ -33,6 +37,9 @@ func grantEvent(
 	at time.Time,
 	details map[string]string,
 ) store.Event {
+	d := make(map[string]string, len(details)+1)
+	maps.Copy(d, details)
+	d["user"] = g.User
 	return store.Event{
 		Time:      at,
 		Type:      t,
@@ -41,7 +48,7 @@ func grantEvent(
 		GrantID:   g.ID,
 		Resource:  g.Resource,
 		Role:      g.Role,
-		Details:   details,
+		Details:   d,
 	}
 }
 

@@ -123,7 +123,7 @@ var errNoProvider = errors.New("no such provider")
 func (s *Service) callProvider(ctx context.Context, op string, g store.Grant) error {
 	p, ok := s.cfg.Providers[g.Provider]
 	if !ok {
-		return fmt.Errorf("%s grant %s: %w %q", op, g.ID, errNoProvider, g.Provider)
+		return fmt.Errorf("%s %s: %w %q", op, g.ID, errNoProvider, g.Provider)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
 	defer cancel()
@@ -232,17 +232,22 @@ func (s *Service) revoke(ctx context.Context, id, reason, actor string) (store.G
 	if !covered {
 		err = s.callProvider(ctx, "revoke", g)
 	}
-	var n *Notice
+	var notices []Notice
+	ended := false
 	if err != nil {
-		g, n, err = s.revokeFailed(g, err)
+		g, notices, err = s.revokeFailed(g, err)
 	} else {
-		g, n, err = s.revoked(g, covered)
+		g, notices, err = s.revoked(g, covered)
+		ended = err == nil
 	}
 	// The outcome is stored: free the grant before the notices go out, so a
 	// retry that comes due meanwhile finds it.
 	s.release(id)
-	if n != nil {
-		s.notify(ctx, *n)
+	for _, n := range notices {
+		s.notify(ctx, n)
+	}
+	if ended {
+		s.endWarning(ctx, g)
 	}
 	return g, err
 }
@@ -301,9 +306,11 @@ func coveredByOther(tx *store.Tx, g store.Grant, now time.Time) (bool, error) {
 	return false, nil
 }
 
-// revoked stores a revoke the provider confirmed and returns the notice to
-// send. A store failure leaves the grant revoking and schedules another try.
-func (s *Service) revoked(g store.Grant, covered bool) (store.Grant, *Notice, error) {
+// revoked stores a revoke the provider confirmed and returns the notices to
+// send: the end of the grant and, when earlier attempts failed, that their
+// alert is resolved. A store failure leaves the grant revoking and schedules
+// another try.
+func (s *Service) revoked(g store.Grant, covered bool) (store.Grant, []Notice, error) {
 	now := s.clock.Now()
 	ev := store.EvGrantRevoked
 	if g.EndReason == store.EndReleased {
@@ -334,13 +341,19 @@ func (s *Service) revoked(g store.Grant, covered bool) (store.Grant, *Notice, er
 		Str("role", g.Role).Str("reason", g.EndReason).Dur("late", late).
 		Bool("covered", covered).Msg("grant revoked")
 	req, _ := s.request(g.RequestID)
-	return g, &Notice{Kind: NoticeRevoked, Request: req, Grant: g, Rules: rulesOf(req)}, nil
+	rules := rulesOf(req)
+	notices := []Notice{{Kind: NoticeRevoked, Request: req, Grant: g, Rules: rules}}
+	if g.Attempts > 0 {
+		notices = append(notices,
+			Notice{Kind: NoticeRevokeRecovered, Request: req, Grant: g, Rules: rules})
+	}
+	return g, notices, nil
 }
 
 // revokeFailed stores the failure, schedules the next attempt and returns
 // the notice to send, if this failure is one to shout about. The grant stays
 // in revoking, so it is retried after a restart too.
-func (s *Service) revokeFailed(g store.Grant, cause error) (store.Grant, *Notice, error) {
+func (s *Service) revokeFailed(g store.Grant, cause error) (store.Grant, []Notice, error) {
 	now := s.clock.Now()
 	g.Attempts++
 	g.LastError = cause.Error()
@@ -365,8 +378,77 @@ func (s *Service) revokeFailed(g store.Grant, cause error) (store.Grant, *Notice
 		return g, nil, err
 	}
 	req, _ := s.request(g.RequestID)
-	return g, &Notice{Kind: NoticeRevokeFailed, Request: req, Grant: g,
-		Rules: rulesOf(req), Text: failurePhrase(cause)}, err
+	return g, []Notice{{Kind: NoticeRevokeFailed, Request: req, Grant: g,
+		Rules: rulesOf(req), Text: failurePhrase(cause)}}, err
+}
+
+// warn sends an expiry warning. When the notifier is a Warner, where the
+// holder's copy went is stored with the grant, so its buttons can be
+// withdrawn when the grant ends; a grant that stopped being active while the
+// warning was on its way has them withdrawn at once.
+func (s *Service) warn(ctx context.Context, n Notice) {
+	w, ok := s.cfg.Notifier.(Warner)
+	if !ok {
+		s.notify(ctx, n)
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
+	ref, err := w.Warn(wctx, n)
+	cancel()
+	if err != nil {
+		s.log.Warn().Err(err).Str("notice", string(n.Kind)).
+			Str("request_id", n.Request.ID).Str("grant_id", n.Grant.ID).
+			Msg("notice not delivered")
+	}
+	if !ref.Posted() {
+		return
+	}
+	g, active, err := s.saveWarning(n.Grant.ID, ref)
+	switch {
+	case err != nil:
+		s.log.Error().Err(err).Str("grant_id", n.Grant.ID).Msg("expiry warning not stored")
+	case !active:
+		s.endWarning(ctx, g)
+	}
+}
+
+// saveWarning stores where a grant's expiry warning went, if the grant is
+// still active, and returns the grant with the reference set. It reports
+// false, storing nothing, when the grant has left active meanwhile: the
+// revoke under way read the grant without the reference and will not
+// withdraw the warning's buttons itself.
+func (s *Service) saveWarning(id string, ref store.MessageRef) (store.Grant, bool, error) {
+	var g store.Grant
+	var active bool
+	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+		var err error
+		if g, err = tx.Grant(id); err != nil {
+			return err
+		}
+		g.Warning = ref
+		if active = g.State == store.GrantActive; !active {
+			return nil
+		}
+		return tx.PutGrant(g)
+	})
+	if err != nil {
+		return g, false, fmt.Errorf("store expiry warning of grant %s: %w", id, err)
+	}
+	return g, active, nil
+}
+
+// endWarning withdraws the buttons of g's expiry warning, if one was posted.
+func (s *Service) endWarning(ctx context.Context, g store.Grant) {
+	w, ok := s.cfg.Notifier.(Warner)
+	if !ok || !g.Warning.Posted() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
+	defer cancel()
+	if err := w.EndWarning(ctx, g); err != nil {
+		s.log.Warn().Err(err).Str("grant_id", g.ID).Str("channel", g.Warning.Channel).
+			Msg("expiry warning not updated")
+	}
 }
 
 // backoff doubles from RetryMin up to RetryMax, with jitter of up to a fifth.

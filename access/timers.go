@@ -69,7 +69,7 @@ func (s *Service) warnGrant(ctx context.Context, id string) {
 		return
 	}
 	req, _ := s.request(g.RequestID)
-	s.notify(ctx, Notice{Kind: NoticeExpiringSoon, Request: req, Grant: g, Rules: rulesOf(req)})
+	s.warn(ctx, Notice{Kind: NoticeExpiringSoon, Request: req, Grant: g, Rules: rulesOf(req)})
 }
 
 // errSkip aborts a transaction whose job has nothing left to do.

@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -79,7 +78,7 @@ func (a *App) build() error {
 		OnAppend: a.writeEvent,
 	})
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
+		return err // store.Open names the store
 	}
 	a.providers = a.opts.Providers
 	if a.providers == nil {

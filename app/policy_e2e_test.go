@@ -230,7 +230,8 @@ func TestTwoApprovalsNeedTwoDifferentApprovers(t *testing.T) {
 	e.wait("the grant", e.replyWith(msg, "Granted"))
 	e.wait("the message to show who completed it", func() bool {
 		m := e.message(msg)
-		return !hasButtons(m) && strings.Contains(polText(m), "Approved by <@"+carol+">")
+		return !hasButtons(m) &&
+			strings.Contains(polText(m), "Approved by <@"+bob+"> and <@"+carol+">")
 	})
 	if n := e.mem.grantCalls(); n != 1 || !e.mem.holds("alice/app_readonly") {
 		t.Fatalf("provider granted %d times, want once to alice", n)

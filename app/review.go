@@ -73,7 +73,7 @@ func reviewSummary(r *review.Report, actor string) string {
 	p("*Findings:* %d to automate, %d one-off roles, %d stale roles, "+
 		"%d roles to tighten, %d rubber-stamp approvers, %d weak reasons",
 		len(r.Automate), len(r.OneOffRoles), len(r.StaleRoles), len(r.Tighten),
-		len(r.AlwaysApprove), len(r.WeakReasons))
+		len(r.RubberStamps()), len(r.WeakReasons))
 	p("The full report is attached in the thread.")
 	return b.String()
 }

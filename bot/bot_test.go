@@ -415,7 +415,7 @@ func TestApprovalMessageLifecycle(t *testing.T) {
 	got, _ := srv.FindMessage(ref.Channel, ref.TS)
 	if blocks := blocksText(t, got.Blocks); got.Updated != 1 ||
 		strings.Contains(blocks, actApprove) ||
-		!strings.Contains(blocks, "Approved by <@"+alice+">") {
+		!strings.Contains(blocks, "Approved by <@U2> and <@"+alice+">") {
 		t.Errorf("updated message: %s", got.Blocks)
 	}
 	_, err = srv.Click(ctx, alice, msg, actApprove, req.ID)

@@ -66,16 +66,45 @@ func (b *Bot) channelFor(req store.Request, rules policy.Rules) string {
 	return b.opts.AdminChannel
 }
 
+var _ access.Warner = (*Bot)(nil)
+
 // Notify sends n to whoever it concerns: a reply in the approval thread, a
 // DM to the requester, or a channel post, as the kind asks. It tries every
 // destination and returns their errors joined.
 func (b *Bot) Notify(ctx context.Context, n access.Notice) error {
+	_, err := b.send(ctx, n)
+	return err
+}
+
+// Warn sends an expiring-soon notice as Notify does and returns where the
+// holder's DM, the copy with the Release and Extend buttons, went.
+func (b *Bot) Warn(ctx context.Context, n access.Notice) (store.MessageRef, error) {
+	ref, err := b.send(ctx, n)
+	return store.MessageRef{Channel: ref.Channel, TS: ref.TS}, err
+}
+
+// EndWarning replaces g's expiry warning with one without buttons that says
+// how the grant ended. A grant without a posted warning is left alone.
+func (b *Bot) EndWarning(ctx context.Context, g store.Grant) error {
+	if !g.Warning.Posted() {
+		return nil
+	}
+	if err := b.update(ctx, g.Warning.Channel, g.Warning.TS, endedWarning(g)); err != nil {
+		return fmt.Errorf("end expiry warning of grant %s: %w", g.ID, err)
+	}
+	return nil
+}
+
+// send delivers every message of n and returns where its DM went, if it
+// had one and it was posted.
+func (b *Bot) send(ctx context.Context, n access.Notice) (msgRef, error) {
 	var errs []error
+	var dmRef msgRef
 	for _, out := range b.route(n) {
 		var err error
 		switch out.to {
 		case toDM:
-			_, err = b.dm(ctx, out.target, out.msg)
+			dmRef, err = b.dm(ctx, out.target, out.msg)
 		default:
 			_, err = b.post(ctx, out.target, out.thread, out.msg)
 		}
@@ -84,11 +113,11 @@ func (b *Bot) Notify(ctx context.Context, n access.Notice) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("notify %s for request %s: %w", n.Kind, n.Request.ID, err)
+		return dmRef, fmt.Errorf("notify %s for request %s: %w", n.Kind, n.Request.ID, err)
 	}
 	b.log.Debug().Str("request_id", n.Request.ID).Str("grant_id", n.Grant.ID).
 		Str("kind", string(n.Kind)).Msg("notice sent")
-	return nil
+	return dmRef, nil
 }
 
 type destination int
@@ -138,10 +167,14 @@ func (b *Bot) route(n access.Notice) []outgoing {
 	case access.NoticeCancelled, access.NoticeReminder, access.NoticeEscalated,
 		access.NoticeBreakGlassAck:
 		outs = append(outs, inThread(threadNotice(n)))
-	case access.NoticeGranted, access.NoticeGrantFailed, access.NoticeExpiringSoon,
-		access.NoticeRevoked:
+	case access.NoticeGranted, access.NoticeExpiringSoon, access.NoticeRevoked:
 		outs = append(outs, inThread(threadNotice(n)), dm(dmNotice(n)))
-	case access.NoticeRevokeFailed:
+	case access.NoticeGrantFailed:
+		// The thread may go unread: the operators get their own post.
+		outs = append(outs, inThread(threadNotice(n)),
+			dm(grantFailedDM(n, b.opts.AdminChannel != "")),
+			post(b.opts.AdminChannel, threadNotice(n)))
+	case access.NoticeRevokeFailed, access.NoticeRevokeRecovered:
 		outs = append(outs, post(channel, threadNotice(n)))
 		if b.opts.AdminChannel != "" && b.opts.AdminChannel != channel {
 			outs = append(outs, post(b.opts.AdminChannel, threadNotice(n)))
@@ -190,7 +223,8 @@ func threadNotice(n access.Notice) message {
 		text = fmt.Sprintf("🔓 Granted to %s until %s. Grant %s.",
 			mention(g.User), slackDate(g.ExpiresAt), code(g.ID))
 	case access.NoticeGrantFailed:
-		text = fmt.Sprintf("❌ Granting %s to %s failed.", what, mention(r.Requester))
+		text = fmt.Sprintf("❌ Granting %s to %s failed. Request %s, grant %s.",
+			what, mention(r.Requester), code(r.ID), code(g.ID))
 	case access.NoticeCancelled:
 		text = fmt.Sprintf("🚫 Request %s was cancelled.", code(r.ID))
 	case access.NoticeExpiringSoon:
@@ -203,6 +237,10 @@ func threadNotice(n access.Notice) message {
 		text = fmt.Sprintf("🚨 *Revoking grant %s failed* (%s, %s). "+
 			"jitbot keeps retrying; the access may still be held, please check.",
 			code(g.ID), mention(g.User), accessName(g.Resource, g.Role))
+	case access.NoticeRevokeRecovered:
+		text = fmt.Sprintf("✅ Grant %s of %s (%s) was revoked after %d attempts; "+
+			"the earlier alert is resolved.",
+			code(g.ID), mention(g.User), accessName(g.Resource, g.Role), g.Attempts+1)
 	case access.NoticeReminder:
 		text = fmt.Sprintf("🔔 %s: request %s is still waiting for a decision.",
 			mentions(n.Mentions), code(r.ID))
@@ -241,11 +279,9 @@ func dmNotice(n access.Notice) message {
 		text = fmt.Sprintf("🔓 You now have %s until %s. Grant %s.",
 			accessName(g.Resource, g.Role), slackDate(g.ExpiresAt), code(g.ID))
 	case access.NoticeGrantFailed:
-		text = fmt.Sprintf("❌ Granting %s failed; an operator has been told. Request %s.",
-			what, code(r.ID))
+		return grantFailedDM(n, true)
 	case access.NoticeExpiringSoon:
-		text = fmt.Sprintf("⏰ Your access to %s ends %s. Grant %s.",
-			accessName(g.Resource, g.Role), slackDate(g.ExpiresAt), code(g.ID))
+		text = warningText(g)
 		actions = slack.NewActionBlock("grant",
 			button(actRelease, "Release now", g.ID, ""),
 			button(actExtend, "Request extension", g.ID, slack.StylePrimary))
@@ -256,6 +292,37 @@ func dmNotice(n access.Notice) message {
 		return threadNotice(n)
 	}
 	return withDetail(text, n.Text, actions)
+}
+
+// grantFailedDM tells the requester their grant failed and who knows:
+// jitbot's operators when there is an admin channel, else the approvers,
+// who read the approval thread.
+func grantFailedDM(n access.Notice, operators bool) message {
+	told := "the approvers have been told"
+	if operators {
+		told = "jitbot's operators have been told"
+	}
+	text := fmt.Sprintf("❌ Granting %s failed; %s. Request %s.",
+		accessName(n.Request.Resource, n.Request.Role), told, code(n.Request.ID))
+	return withDetail(text, n.Text, nil)
+}
+
+func warningText(g store.Grant) string {
+	return fmt.Sprintf("⏰ Your access to %s ends %s. Grant %s.",
+		accessName(g.Resource, g.Role), slackDate(g.ExpiresAt), code(g.ID))
+}
+
+// endedWarning is an expiry warning whose buttons no longer apply: the
+// grant has ended, or its revoke is under way.
+func endedWarning(g store.Grant) message {
+	text := warningText(g)
+	line := fmt.Sprintf("🔒 This access has ended (%s) at %s.",
+		endReason(g), slackDate(g.EndedAt))
+	if g.State != store.GrantRevoked {
+		line = fmt.Sprintf("🔒 This access is being taken back (%s).", endReason(g))
+	}
+	blocks := []slack.Block{section(text), slack.NewContextBlock("ended", mrkdwn(line))}
+	return message{Text: cut(text+"\n"+line, maxPlainText), Blocks: blocks}
 }
 
 func breakGlassAlert(n access.Notice) message {

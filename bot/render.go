@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,7 +202,7 @@ func approvalStatus(req store.Request) string {
 		if req.AutoApproved || req.DecidedBy == "policy" {
 			return "✅ Auto-approved by policy" + ruleSuffix(req.AutoRule) + " at " + at
 		}
-		return "✅ Approved by " + mention(req.DecidedBy) + " at " + at
+		return "✅ Approved by " + approvedBy(req) + " at " + at
 	case store.RequestDenied:
 		return "⛔ Denied by " + mention(req.DecidedBy) + " at " + at
 	case store.RequestExpired:
@@ -210,6 +211,26 @@ func approvalStatus(req store.Request) string {
 		return "🚫 Cancelled by " + mention(req.DecidedBy) + " at " + at
 	}
 	return "State: " + escapeLimit(string(req.State), 40)
+}
+
+// approvedBy names everyone whose approval counted, in the order they gave
+// it, ending with the one who closed the request.
+func approvedBy(req store.Request) string {
+	users := req.Approvals()
+	if req.DecidedBy != "" && !slices.Contains(users, req.DecidedBy) {
+		users = append(users, req.DecidedBy)
+	}
+	if len(users) == 0 {
+		return mention("")
+	}
+	names := make([]string, len(users))
+	for i, u := range users {
+		names[i] = mention(u)
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func ruleSuffix(rule string) string {

@@ -136,7 +136,7 @@ func TestApprovalFinalStates(t *testing.T) {
 	}{
 		{"approved", func(r *store.Request) {
 			r.State, r.DecidedBy = store.RequestApproved, "U3"
-		}, []string{"Approved by <@U3> at <!date^1772358300^"}},
+		}, []string{"Approved by <@U2> and <@U3> at <!date^1772358300^"}},
 		{"denied", func(r *store.Request) {
 			r.State, r.DecidedBy = store.RequestDenied, "U3"
 		}, []string{"Denied by <@U3>"}},
@@ -222,7 +222,7 @@ func TestNoticesRender(t *testing.T) {
 		access.NoticeSubmitted, access.NoticeAutoApproved, access.NoticeGranted,
 		access.NoticeGrantFailed, access.NoticeDenied, access.NoticeRequestExpired,
 		access.NoticeCancelled, access.NoticeExpiringSoon, access.NoticeRevoked,
-		access.NoticeRevokeFailed, access.NoticeReminder, access.NoticeEscalated,
+		access.NoticeRevokeFailed, access.NoticeRevokeRecovered, access.NoticeReminder, access.NoticeEscalated,
 		access.NoticeBreakGlass, access.NoticeBreakGlassAck, access.NoticePolicyRejected,
 	}
 	for _, k := range kinds {

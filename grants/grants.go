@@ -7,7 +7,6 @@ package grants
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -61,6 +60,17 @@ type Lister interface {
 	Members(ctx context.Context, targets []string) ([]Member, error)
 }
 
+// Pinger is implemented by providers that can check their backend without
+// changing anything: that it answers, and that jitbot's account there may
+// grant and revoke targets (the provider-side roles the policy grants
+// through this provider) and do whatever else the settings ask of it.
+// jitbot check-config --connect and jitbot run at start use it. A nil error
+// means every check passed; otherwise each failed check is one line of the
+// error's text.
+type Pinger interface {
+	Ping(ctx context.Context, targets []string) error
+}
+
 // ErrPermanent marks a failure that retrying will not fix (a role that does
 // not exist, a 4xx answer). Test for it with errors.Is.
 var ErrPermanent = errors.New("permanent failure")
@@ -77,7 +87,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := fmt.Sprintf("%s grant %s on %s", e.Op, e.GrantID, e.Provider)
+	msg := e.Op
+	if e.GrantID != "" {
+		msg += " " + e.GrantID
+	}
+	msg += " on " + e.Provider
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

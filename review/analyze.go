@@ -57,7 +57,10 @@ type openRequest struct {
 	reason     string
 	breakGlass bool
 	inPeriod   bool
-	voters     []string
+	// decided is set once the request is approved: it stays known until
+	// its grant is created or fails, so the grant's holder is the requester.
+	decided bool
+	voters  []string
 }
 
 type openGrant struct {
@@ -129,7 +132,7 @@ func newAnalyzer(o Options, from, to time.Time) *analyzer {
 		reasons:   map[string]*reasonAgg{},
 		providers: map[string]bool{},
 		failed:    map[string]*FailedRevocation{},
-		decide:    newHist(time.Second),
+		decide:    newHist(),
 	}
 }
 
@@ -158,13 +161,14 @@ func (a *analyzer) add(e store.Event) {
 		a.onEnded(e, in)
 	case store.EvGrantFailed:
 		delete(a.grants, e.GrantID)
+		delete(a.reqs, e.RequestID)
 	case store.EvGrantRevokeFailed:
 		a.onRevokeFailed(e, in)
 	case store.EvBreakGlassUsed:
 		a.onBreakGlass(e, in)
 	case store.EvBreakGlassAcked:
 		a.onAck(e)
-	case store.EvReconcileDrift:
+	case store.EvReconcileDrift, store.EvReconcileRevoked:
 		a.onDrift(e, in)
 	}
 }
@@ -172,7 +176,7 @@ func (a *analyzer) add(e store.Event) {
 func (a *analyzer) role(k RoleKey) *roleAgg {
 	r := a.roles[k]
 	if r == nil {
-		r = &roleAgg{held: newHist(time.Minute)}
+		r = &roleAgg{held: newHist()}
 		a.roles[k] = r
 	}
 	return r
@@ -191,7 +195,7 @@ func (a *analyzer) pair(user string, k RoleKey) *pairAgg {
 	pk := pairKey{user: user, RoleKey: k}
 	p := a.pairs[pk]
 	if p == nil {
-		p = &pairAgg{durs: newHist(time.Minute), approvers: map[string]int{}}
+		p = &pairAgg{durs: newHist(), approvers: map[string]int{}}
 		a.pairs[pk] = p
 	}
 	return p
@@ -259,9 +263,13 @@ func (a *analyzer) noteReason(reason, user string) {
 	}
 }
 
-// onVote handles one approver's vote; final votes close the request.
+// onVote handles one approver's vote; final votes close the request. An
+// approved request is kept until its grant event, which names no requester.
 func (a *analyzer) onVote(e store.Event, in, approve, final bool) {
 	req := a.reqs[e.RequestID]
+	if req != nil && req.decided {
+		return
+	}
 	if in && (req == nil || !contains(req.voters, e.Actor)) {
 		a.countVote(e, req, approve)
 	}
@@ -285,7 +293,17 @@ func (a *analyzer) onVote(e store.Event, in, approve, final bool) {
 			p.denied++
 		}
 	}
-	delete(a.reqs, e.RequestID)
+	a.settle(e.RequestID, approve)
+}
+
+// settle closes a decided request: an approved one is remembered until its
+// grant is created or fails, a denied one is forgotten.
+func (a *analyzer) settle(id string, approved bool) {
+	if req := a.reqs[id]; req != nil && approved {
+		req.decided = true
+		return
+	}
+	delete(a.reqs, id)
 }
 
 func (a *analyzer) countVote(e store.Event, req *openRequest, approve bool) {
@@ -339,13 +357,16 @@ func (a *analyzer) countDecision(e store.Event, req *openRequest, approve bool) 
 
 func (a *analyzer) onAuto(e store.Event, in bool) {
 	req := a.reqs[e.RequestID]
+	if req != nil && req.decided {
+		return
+	}
 	if in {
 		a.r.Totals.AutoApproved++
 	}
 	if req != nil && req.inPeriod && !req.breakGlass {
 		a.pair(req.requester, req.key).auto++
 	}
-	delete(a.reqs, e.RequestID)
+	a.settle(e.RequestID, true)
 }
 
 func (a *analyzer) onClosed(e store.Event, in bool) {
@@ -357,8 +378,12 @@ func (a *analyzer) onClosed(e store.Event, in bool) {
 	delete(a.reqs, e.RequestID)
 }
 
+// onGrant opens a grant. Its holder is the request's requester, or the
+// event's "user" detail for a request made before the trail was read; never
+// the actor, which is jitbot.
 func (a *analyzer) onGrant(e store.Event, in bool) {
-	g := &openGrant{key: RoleKey{Resource: e.Resource, Role: e.Role}, user: e.Actor}
+	g := &openGrant{key: RoleKey{Resource: e.Resource, Role: e.Role},
+		user: e.Details["user"]}
 	if req := a.reqs[e.RequestID]; req != nil {
 		g.user = req.requester
 		if req.breakGlass {
@@ -389,7 +414,7 @@ func (a *analyzer) onEnded(e store.Event, in bool) {
 		return
 	}
 	key := RoleKey{Resource: e.Resource, Role: e.Role}
-	var user string
+	user := e.Details["user"]
 	if g != nil {
 		key, user = g.key, g.user
 	}
@@ -411,7 +436,7 @@ func (a *analyzer) onEnded(e store.Event, in bool) {
 	}
 	a.r.LateRevocations = append(a.r.LateRevocations, LateRevocation{
 		RoleKey: key, GrantID: e.GrantID, User: user,
-		Late: Duration(late), Time: e.Time})
+		Late: Duration(roundDur(late)), Time: e.Time})
 }
 
 func (a *analyzer) onRevokeFailed(e store.Event, in bool) {
@@ -421,7 +446,8 @@ func (a *analyzer) onRevokeFailed(e store.Event, in bool) {
 	f := a.failed[e.GrantID]
 	if f == nil {
 		f = &FailedRevocation{GrantID: e.GrantID, First: e.Time,
-			RoleKey: RoleKey{Resource: e.Resource, Role: e.Role}}
+			RoleKey: RoleKey{Resource: e.Resource, Role: e.Role},
+			User:    e.Details["user"]}
 		if g := a.grants[e.GrantID]; g != nil {
 			f.RoleKey, f.User = g.key, g.user
 		}
@@ -467,13 +493,17 @@ func (a *analyzer) onAck(e store.Event) {
 	delete(a.unacked, u.RequestID)
 }
 
+// onDrift lists a membership reconcile found without a live grant, whether
+// it was only reported (reconcile.drift) or also removed (reconcile.revoked).
 func (a *analyzer) onDrift(e store.Event, in bool) {
 	if !in || !a.keep("drift", len(a.r.Drift)) {
 		return
 	}
 	a.r.Drift = append(a.r.Drift, Drift{
 		RoleKey: RoleKey{Resource: e.Resource, Role: e.Role}, GrantID: e.GrantID,
-		Principal: e.Details["principal"], Target: e.Details["target"], Time: e.Time})
+		Provider: e.Details["provider"], Principal: e.Details["principal"],
+		Target: e.Details["target"], Time: e.Time,
+		Revoked: e.Type == store.EvReconcileRevoked})
 }
 
 // keep reports whether a list of n entries may grow; if not, it counts

@@ -48,7 +48,35 @@ func (a *analyzer) finish(roles []RoleInfo) *Report {
 	slices.SortStableFunc(r.LateRevocations, func(x, y LateRevocation) int {
 		return cmp.Compare(y.Late, x.Late)
 	})
+	r.fillEmpty()
 	return r
+}
+
+// fillEmpty gives every list of the report a value, so JSON shows an empty
+// list as [] rather than null.
+func (r *Report) fillEmpty() {
+	empty(&r.Automate)
+	empty(&r.OneOffRoles)
+	empty(&r.BreakGlass)
+	empty(&r.Denials)
+	empty(&r.StaleRoles)
+	empty(&r.IdleApprovers)
+	empty(&r.UnusedProviders)
+	empty(&r.Tighten)
+	empty(&r.QuickApprovals)
+	empty(&r.AlwaysApprove)
+	empty(&r.WeakReasons)
+	empty(&r.LateRevocations)
+	empty(&r.FailedRevokes)
+	empty(&r.Drift)
+	empty(&r.Weekly)
+	empty(&r.RoleStats)
+}
+
+func empty[T any](s *[]T) {
+	if *s == nil {
+		*s = []T{}
+	}
 }
 
 func (a *analyzer) countUnacked() int {
@@ -192,7 +220,7 @@ func (a *analyzer) rubberStamps() {
 	for id, ag := range a.approvers {
 		if ag.quick > 0 {
 			r.QuickApprovals = append(r.QuickApprovals, QuickApprover{
-				Approver: id, Count: ag.quick, Fastest: Duration(ag.fastest),
+				Approver: id, Count: ag.quick, Fastest: Duration(roundDur(ag.fastest)),
 				Examples: ag.examples})
 		}
 		n := ag.approvals + ag.denials
@@ -247,7 +275,7 @@ func (a *analyzer) charts(roles []RoleInfo) {
 		k := RoleKey{Resource: ri.Resource, Role: ri.Role}
 		maxOf[k] = ri.MaxDuration
 		if a.roles[k] == nil {
-			a.roles[k] = &roleAgg{held: newHist(time.Minute)}
+			a.roles[k] = &roleAgg{held: newHist()}
 		}
 	}
 	for k, ra := range a.roles {

@@ -40,8 +40,8 @@ type Planted struct {
 	Policy StaticPolicy
 	Events int
 	// Totals as a review of [Start, End) must count them.
-	Requests, Approved, Denied, AutoApproved, Expired, BreakGlass int
-	ActiveAtEnd                                                   int
+	Requests, Approved, Denied, AutoApproved, Expired, Cancelled int
+	BreakGlass, ActiveAtEnd                                      int
 
 	Automate   PlantedPair // asked 12 times, always approved
 	NearMiss   PlantedPair // asked 4 times: not enough
@@ -62,13 +62,19 @@ type Planted struct {
 	BreakGlassUnacked int
 	FailedGrant       string
 	FailedAttempts    int
-	LateGrants        map[string]time.Duration
-	DriftPrincipal    string
+	// LateGrants maps grant ids to their lateness as a review shows it.
+	LateGrants map[string]time.Duration
+	// DriftPrincipal holds a role reconcile found and reported;
+	// DriftRemoved one it found and removed, on a target no role maps to.
+	DriftPrincipal string
+	DriftRemoved   Drift
 	// WeakReasons maps each weak reason to its count and why it is weak.
 	WeakReasons map[string]WeakReason
 }
 
-// Generate writes a realistic trail of opts.Days days in time order: a
+// Generate writes a realistic trail of opts.Days days in time order, each
+// event shaped as the access core writes it (grant events by "jitbot" that
+// name the holder in a "user" detail, lateness to the nanosecond): a
 // steady flow of ordinary requests from many people (no pair asked more
 // than 4 times, every regular approver denies now and then, revokes run
 // within 30 s) and the patterns described by Planted. Events due after the
@@ -218,6 +224,8 @@ func (g *gen) count(e store.Event) {
 		g.p.AutoApproved++
 	case store.EvRequestExpired:
 		g.p.Expired++
+	case store.EvRequestCancelled:
+		g.p.Cancelled++
 	case store.EvBreakGlassUsed:
 		g.p.BreakGlass++
 	case store.EvGrantCreated:
@@ -260,70 +268,94 @@ type ask struct {
 	breakGlass bool
 }
 
-// request writes request.created and returns the request id.
-func (g *gen) request(a ask) string {
+// reqEvent is an event about request id, as the core writes it.
+func reqEvent(
+	typ store.EventType, id, gid string, a ask, actor string, at time.Time,
+	details map[string]string,
+) store.Event {
+	return store.Event{Time: at, Type: typ, Actor: actor, RequestID: id, GrantID: gid,
+		Resource: a.key.Resource, Role: a.key.Role, Details: details}
+}
+
+// grantEvent is an event about grant gid of a.user, as the core writes it:
+// the holder is in the "user" detail whoever the actor is.
+func grantEvent(
+	typ store.EventType, id, gid string, a ask, actor string, at time.Time,
+	details map[string]string,
+) store.Event {
+	e := reqEvent(typ, id, gid, a, actor, at, map[string]string{"user": a.user})
+	for k, v := range details {
+		e.Details[k] = v
+	}
+	return e
+}
+
+func (g *gen) newGrantID() string {
+	g.grantN++
+	return "g" + strconv.Itoa(100000+g.grantN)
+}
+
+// request writes request.created and returns the request id. gid is the
+// grant of a request approved as it is made (break-glass, auto), else "".
+func (g *gen) request(a ask, gid string) string {
 	g.reqN++
 	id := "r" + strconv.Itoa(100000+g.reqN)
-	d := map[string]string{"duration": shortDur(a.dur), "reason": a.reason,
-		"requester": a.user}
-	if a.breakGlass {
-		d["break_glass"] = "true"
-	}
-	g.push(store.Event{Time: a.at, Type: store.EvRequestCreated, Actor: a.user,
-		RequestID: id, Resource: a.key.Resource, Role: a.key.Role, Details: d})
+	g.push(reqEvent(store.EvRequestCreated, id, gid, a, a.user, a.at, map[string]string{
+		"duration": a.dur.String(), "reason": a.reason, "requester": a.user,
+		"break_glass": strconv.FormatBool(a.breakGlass)}))
 	return id
 }
 
-func (g *gen) decide(id string, a ask, approver string, at time.Time, approve bool) {
-	ev := store.Event{Time: at, Type: store.EvRequestApproved, Actor: approver,
-		RequestID: id, Resource: a.key.Resource, Role: a.key.Role,
-		Details: map[string]string{"approvals": "1 of 1"}}
+// decide writes an approver's closing vote. An approval names the grant it
+// leads to, whose id it returns.
+func (g *gen) decide(id string, a ask, approver string, at time.Time, approve bool) string {
 	if !approve {
-		ev.Type = store.EvRequestDenied
-		ev.Details = map[string]string{"approvals": "0 of 1",
-			"reason": "use the read-only dashboard instead"}
+		g.push(reqEvent(store.EvRequestDenied, id, "", a, approver, at, nil))
+		return ""
 	}
-	g.push(ev)
+	gid := g.newGrantID()
+	g.push(reqEvent(store.EvRequestApproved, id, gid, a, approver, at,
+		map[string]string{"approvals": "1 of 1"}))
+	return gid
 }
 
-// grant writes grant.created at `at` and returns the grant id and expiry.
-func (g *gen) grant(reqID string, a ask, at time.Time) (string, time.Time) {
-	g.grantN++
-	id := "g" + strconv.Itoa(100000+g.grantN)
+// grant writes grant.created for gid at `at` and returns the expiry.
+func (g *gen) grant(reqID, gid string, a ask, at time.Time) time.Time {
 	exp := at.Add(a.dur)
-	g.push(store.Event{Time: at, Type: store.EvGrantCreated, Actor: a.user,
-		RequestID: reqID, GrantID: id, Resource: a.key.Resource, Role: a.key.Role,
-		Details: map[string]string{"expires_at": exp.Format(time.RFC3339),
-			"duration": shortDur(a.dur), "provider": g.info(a.key).Provider,
-			"principal": principal(a.user)}})
-	return id, exp
+	g.push(grantEvent(store.EvGrantCreated, reqID, gid, a, "jitbot", at,
+		map[string]string{"expires_at": exp.UTC().Format(time.RFC3339),
+			"duration": a.dur.String(), "provider": g.info(a.key).Provider,
+			"principal": principal(a.user)}))
+	return exp
 }
 
-// endGrant writes the grant's end after held, late past its expiry.
-func (g *gen) endGrant(id string, a ask, granted time.Time, held, late time.Duration) {
-	typ, why := store.EvGrantRevoked, store.EndExpired
+// endGrant writes the grant's end after held, late past its expiry: a
+// release by the holder when held is short of the duration, else the
+// expiry's revoke by jitbot.
+func (g *gen) endGrant(reqID, gid string, a ask, granted time.Time, held, late time.Duration) {
+	typ, why, actor := store.EvGrantRevoked, store.EndExpired, "jitbot"
 	if held < a.dur {
-		typ, why = store.EvGrantReleased, store.EndReleased
+		typ, why, actor, late = store.EvGrantReleased, store.EndReleased, a.user, 0
 	}
-	g.push(store.Event{Time: granted.Add(held), Type: typ, Actor: "jitbot",
-		GrantID: id, Resource: a.key.Resource, Role: a.key.Role,
-		Details: map[string]string{"held": shortDur(held), "late": shortDur(late),
-			"reason": why}})
+	g.push(grantEvent(typ, reqID, gid, a, actor, granted.Add(held), map[string]string{
+		"held": held.Round(time.Second).String(), "late": late.String(),
+		"reason": why, "covered": "false"}))
 }
 
 func principal(user string) string { return "u_" + user }
 
 // approveAndHold writes an approval by approver after delay, the grant and
 // its end after held (the full duration plus late when held is zero).
-func (g *gen) approveAndHold(a ask, approver string, delay, held, late time.Duration) {
-	id := g.request(a)
-	g.decide(id, a, approver, a.at.Add(delay), true)
+func (g *gen) approveAndHold(a ask, approver string, delay, held, late time.Duration) string {
+	id := g.request(a, "")
+	gid := g.decide(id, a, approver, a.at.Add(delay), true)
 	granted := a.at.Add(delay + 2*time.Second)
-	gid, _ := g.grant(id, a, granted)
+	g.grant(id, gid, a, granted)
 	if held == 0 {
 		held = a.dur + late
 	}
-	g.endGrant(gid, a, granted, held, late)
+	g.endGrant(id, gid, a, granted, held, late)
+	return gid
 }
 
 func (g *gen) reason(topic string) string {

@@ -66,12 +66,11 @@ func (g *gen) plantDenied() {
 			g.approveAndHold(a, sre[i%len(sre)], g.minutes(3, 20), 0, 0)
 			continue
 		}
-		id := g.request(a)
+		id := g.request(a, "")
 		at := a.at.Add(g.minutes(3, 20))
 		g.decide(id, a, sre[0], at, false)
 		g.p.Denial = Denial{RoleKey: roK8sView, RequestID: id, Requester: a.user,
-			Approver: sre[0], Time: at, Reason: a.reason,
-			Note: "use the read-only dashboard instead"}
+			Approver: sre[0], Time: at, Reason: a.reason}
 	}
 	g.p.DeniedPair = PlantedPair{RoleKey: roK8sView, User: "U7DENY01", Asks: 6}
 	g.p.WeakReasons["fix"] = WeakReason{Reason: "fix", Count: 3, Why: "filler"}
@@ -120,17 +119,15 @@ func (g *gen) plantBreakGlass() {
 		a := ask{user: fmt.Sprintf("U7BG%04d", i), key: roK8sAdmin, at: g.day(d),
 			dur: 30 * time.Minute, breakGlass: true,
 			reason: g.reason("production outage, api pods not starting")}
-		id := g.request(a)
-		gid, _ := g.grant(id, a, a.at.Add(time.Second))
-		g.push(store.Event{Time: a.at.Add(time.Second), Type: store.EvBreakGlassUsed,
-			Actor: a.user, RequestID: id, GrantID: gid, Resource: a.key.Resource,
-			Role: a.key.Role})
-		g.endGrant(gid, a, a.at.Add(time.Second), a.dur, 0)
+		gid := g.newGrantID()
+		id := g.request(a, gid)
+		g.push(reqEvent(store.EvBreakGlassUsed, id, gid, a, a.user, a.at, nil))
+		g.grant(id, gid, a, a.at.Add(time.Second))
+		g.endGrant(id, gid, a, a.at.Add(time.Second), a.dur, 0)
 		g.p.BreakGlassGrants = append(g.p.BreakGlassGrants, gid)
 		if i == 0 {
-			g.push(store.Event{Time: a.at.Add(40 * time.Minute),
-				Type: store.EvBreakGlassAcked, Actor: "U3SEC01", RequestID: id,
-				GrantID: gid, Resource: a.key.Resource, Role: a.key.Role})
+			g.push(grantEvent(store.EvBreakGlassAcked, id, gid, a, "U3SEC01",
+				a.at.Add(40*time.Minute), nil))
 		}
 	}
 	g.p.OneOffRoles[roK8sAdmin] = 2
@@ -138,34 +135,48 @@ func (g *gen) plantBreakGlass() {
 }
 
 // plantRevocations writes a revoke that keeps failing, two late revokes
-// and a drift found by reconcile.
+// and two memberships found by reconcile: one reported on a role of the
+// policy, one removed from a target no role maps to.
 func (g *gen) plantRevocations() {
 	dba := g.info(roReadwrite).Approvers
 	a := ask{user: "U7FAIL01", key: roReadwrite, at: g.day(60), dur: time.Hour,
 		reason: g.reason("apply the hotfix data correction")}
-	id := g.request(a)
-	g.decide(id, a, dba[0], a.at.Add(9*time.Minute), true)
-	gid, exp := g.grant(id, a, a.at.Add(9*time.Minute+2*time.Second))
+	id := g.request(a, "")
+	gid := g.decide(id, a, dba[0], a.at.Add(9*time.Minute), true)
+	exp := g.grant(id, gid, a, a.at.Add(9*time.Minute+2*time.Second))
 	for i, after := range []time.Duration{0, time.Minute, 5 * time.Minute} {
-		g.push(store.Event{Time: exp.Add(after), Type: store.EvGrantRevokeFailed,
-			Actor: "jitbot", GrantID: gid, Resource: a.key.Resource, Role: a.key.Role,
-			Details: map[string]string{"error": "dial tcp: connection refused",
-				"attempt": fmt.Sprint(i + 1)}})
+		g.push(grantEvent(store.EvGrantRevokeFailed, id, gid, a, "jitbot", exp.Add(after),
+			map[string]string{"error": "dial tcp: connection refused",
+				"attempt": fmt.Sprint(i + 1)}))
 	}
 	g.p.FailedGrant, g.p.FailedAttempts = gid, 3
 
 	sre := g.info(roK8sView).Approvers
-	for i, late := range []time.Duration{3 * time.Minute, 12 * time.Minute} {
+	// Lateness is measured to the nanosecond; a review rounds it.
+	lates := []time.Duration{3*time.Minute + 704414771, 12*time.Minute + 2719}
+	for i, late := range lates {
 		a := ask{user: fmt.Sprintf("U7LATE%02d", i), key: roK8sView,
 			at: g.day(40 + 10*i), dur: time.Hour, reason: g.reason(topics[i])}
-		g.approveAndHold(a, sre[i], g.minutes(3, 20), 0, late)
-		g.p.LateGrants["g"+fmt.Sprint(100000+g.grantN)] = late
+		gid := g.approveAndHold(a, sre[i], g.minutes(3, 20), 0, late)
+		g.p.LateGrants[gid] = roundDur(late)
 	}
+	g.plantDrift()
+}
 
-	g.push(store.Event{Time: g.day(45), Type: store.EvReconcileDrift,
-		Actor: "jitbot", Resource: roReadwrite.Resource, Role: roReadwrite.Role,
-		Details: map[string]string{"principal": "jsmith", "target": "app_readwrite"}})
+// plantDrift writes what reconcile records, as it records it.
+func (g *gen) plantDrift() {
+	drift := func(typ store.EventType, at time.Time, k RoleKey, prov, who, target string) {
+		g.push(store.Event{Time: at, Type: typ, Actor: "jitbot",
+			Resource: k.Resource, Role: k.Role, Details: map[string]string{
+				"provider": prov, "principal": who, "target": target}})
+	}
+	drift(store.EvReconcileDrift, g.day(45), roReadwrite, "pg-prod", "jsmith",
+		"app_readwrite")
 	g.p.DriftPrincipal = "jsmith"
+	at := g.day(46)
+	drift(store.EvReconcileRevoked, at, RoleKey{}, "pg-prod", "olduser", "app_superuser")
+	g.p.DriftRemoved = Drift{Provider: "pg-prod", Principal: "olduser",
+		Target: "app_superuser", Time: at, Revoked: true}
 }
 
 // background queues the ordinary requests of one day.
@@ -197,42 +208,46 @@ func (g *gen) pickUser(key RoleKey) string {
 }
 
 // ordinary writes one everyday request: auto-approved on dev-db, expired
-// now and then, otherwise decided by one of the role's approvers, each of
-// whom denies their 4th, 20th, 36th... decision.
+// or cancelled now and then, otherwise decided by one of the role's
+// approvers, each of whom denies their 4th, 20th, 36th... decision.
 func (g *gen) ordinary(a ask, ri RoleInfo) {
-	id := g.request(a)
 	if len(ri.AutoRules) > 0 {
-		g.push(store.Event{Time: a.at, Type: store.EvRequestAuto, Actor: "policy",
-			RequestID: id, Resource: a.key.Resource, Role: a.key.Role,
-			Details: map[string]string{"rule": ri.AutoRules[0].Name}})
-		g.hold(id, a, a.at.Add(time.Second))
+		gid := g.newGrantID()
+		id := g.request(a, gid)
+		g.push(reqEvent(store.EvRequestAuto, id, gid, a, "policy", a.at,
+			map[string]string{"rule": ri.AutoRules[0].Name}))
+		g.hold(id, gid, a, a.at.Add(time.Second))
 		return
 	}
-	if g.rnd.IntN(40) == 0 {
-		g.push(store.Event{Time: a.at.Add(30 * time.Minute),
-			Type: store.EvRequestExpired, Actor: "jitbot", RequestID: id,
-			Resource: a.key.Resource, Role: a.key.Role})
+	id := g.request(a, "")
+	switch g.rnd.IntN(60) {
+	case 0, 1:
+		g.push(reqEvent(store.EvRequestExpired, id, "", a, "jitbot",
+			a.at.Add(30*time.Minute), nil))
+		return
+	case 2:
+		g.push(reqEvent(store.EvRequestCancelled, id, "", a, a.user,
+			a.at.Add(g.minutes(1, 20)), nil))
 		return
 	}
 	ap := ri.Approvers[g.rnd.IntN(2)]
 	g.votes[ap]++
 	at := a.at.Add(g.minutes(2, 40))
 	approve := g.votes[ap]%16 != 4
-	g.decide(id, a, ap, at, approve)
-	if approve {
-		g.hold(id, a, at.Add(2*time.Second))
+	if gid := g.decide(id, a, ap, at, approve); approve {
+		g.hold(id, gid, a, at.Add(2*time.Second))
 	}
 }
 
 // hold writes a grant that is released early one time in ten and
-// otherwise revoked up to 30 s after it expires.
-func (g *gen) hold(reqID string, a ask, at time.Time) {
-	gid, _ := g.grant(reqID, a, at)
+// otherwise revoked up to 30 s after it expires, to the nanosecond.
+func (g *gen) hold(reqID, gid string, a ask, at time.Time) {
+	g.grant(reqID, gid, a, at)
 	if g.rnd.IntN(10) == 0 {
-		g.endGrant(gid, a, at, time.Duration(1+g.rnd.IntN(int(a.dur/time.Minute)))*
+		g.endGrant(reqID, gid, a, at, time.Duration(1+g.rnd.IntN(int(a.dur/time.Minute)))*
 			time.Minute-time.Second, 0)
 		return
 	}
-	late := time.Duration(g.rnd.IntN(31)) * time.Second
-	g.endGrant(gid, a, at, a.dur+late, late)
+	late := time.Duration(g.rnd.Int64N(int64(30 * time.Second)))
+	g.endGrant(reqID, gid, a, at, a.dur+late, late)
 }

@@ -8,25 +8,28 @@ import (
 	"unicode/utf8"
 )
 
-// hist counts durations rounded up to a unit, so its size is bounded by
-// the range of values, not by how many were added. Quantiles are exact at
-// the unit's resolution (and never below the true value).
+// hist counts durations rounded up to a step: a second below an hour, a
+// minute from an hour on (the precision a report shows), so its size is
+// bounded by the range of values, not by how many were added. Quantiles are
+// exact at that precision and never below the true value.
 type hist struct {
-	unit   time.Duration
 	n      int
-	counts map[int64]int
+	counts map[time.Duration]int
 }
 
-func newHist(unit time.Duration) *hist {
-	return &hist{unit: unit, counts: make(map[int64]int)}
+func newHist() *hist {
+	return &hist{counts: make(map[time.Duration]int)}
 }
 
 func (h *hist) add(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
-	k := int64((d + h.unit - 1) / h.unit)
-	h.counts[k]++
+	step := time.Second
+	if d > time.Hour {
+		step = time.Minute
+	}
+	h.counts[(d+step-1)/step*step]++
 	h.n++
 }
 
@@ -36,7 +39,7 @@ func (h *hist) quantile(pct int) time.Duration {
 		return 0
 	}
 	rank := max((pct*h.n+99)/100, 1)
-	keys := make([]int64, 0, len(h.counts))
+	keys := make([]time.Duration, 0, len(h.counts))
 	for k := range h.counts {
 		keys = append(keys, k)
 	}
@@ -45,10 +48,10 @@ func (h *hist) quantile(pct int) time.Duration {
 	for _, k := range keys {
 		seen += h.counts[k]
 		if seen >= rank {
-			return time.Duration(k) * h.unit
+			return k
 		}
 	}
-	return time.Duration(keys[len(keys)-1]) * h.unit
+	return keys[len(keys)-1]
 }
 
 // roundUp rounds d up to a multiple of step.
@@ -59,18 +62,26 @@ func roundUp(d, step time.Duration) time.Duration {
 	return (d + step - 1) / step * step
 }
 
-// shortDur renders d without zero units: "2h", "1h30m", "45s", "0s".
+// roundDur rounds d to the precision a report shows: the second, or the
+// minute from an hour on.
+func roundDur(d time.Duration) time.Duration {
+	if d >= time.Hour || d <= -time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
+
+// shortDur renders d rounded by roundDur, without zero units: "2h",
+// "1h30m", "45s", "0s".
 func shortDur(d time.Duration) string {
+	d = roundDur(d)
 	if d == 0 {
 		return "0s"
 	}
-	neg := d < 0
-	if neg {
-		d = -d
-	}
 	var b strings.Builder
-	if neg {
+	if d < 0 {
 		b.WriteByte('-')
+		d = -d
 	}
 	units := []struct {
 		size time.Duration
@@ -81,9 +92,6 @@ func shortDur(d time.Duration) string {
 			b.WriteString(strconv.FormatInt(int64(n), 10) + u.name)
 			d -= n * u.size
 		}
-	}
-	if b.Len() == 0 || (neg && b.Len() == 1) {
-		return d.String()
 	}
 	return b.String()
 }

@@ -83,8 +83,10 @@ func layout(title string, s []series) chart {
 }
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"day": func(t time.Time) string { return t.Format(day) },
-	"ts":  func(t time.Time) string { return t.Format(time.RFC3339) },
+	"day":     func(t time.Time) string { return t.Format(day) },
+	"ts":      func(t time.Time) string { return t.Format(time.RFC3339) },
+	"holder":  holder,
+	"outcome": driftOutcome,
 }).Parse(pageHTML))
 
 const pageHTML = `<!DOCTYPE html>
@@ -104,6 +106,7 @@ svg text{font-size:11px}
 <tr><th>Denied</th><td>{{.Totals.Denied}}</td></tr>
 <tr><th>Auto-approved</th><td>{{.Totals.AutoApproved}}</td></tr>
 <tr><th>Expired</th><td>{{.Totals.Expired}}</td></tr>
+<tr><th>Cancelled</th><td>{{.Totals.Cancelled}}</td></tr>
 <tr><th>Break-glass uses</th><td>{{.Totals.BreakGlass}}</td></tr>
 <tr><th>Median time to decision</th><td>{{.Totals.MedianDecision}}</td></tr>
 <tr><th>Grants active at end</th><td>{{.Totals.ActiveGrants}}</td></tr>
@@ -124,26 +127,26 @@ svg text{font-size:11px}
 approvers {{range $i, $a := .Approvers}}{{if $i}}, {{end}}{{$a}}{{end}};
 p95 requested {{.P95Requested}}.{{if .Existing}} Rule {{.Existing}} already lists them.{{end}}</p>
 <pre>{{.YAML}}</pre>{{else}}<p>None.</p>{{end}}
-<h2>2. One-off escalations</h2><ul>{{range .OneOffRoles}}
-<li>{{.Resource}}/{{.Role}}: {{.Count}} request(s){{range .Asks}}; {{.RequestID}} by {{.User}} on {{day .Time}}{{end}}</li>{{end}}</ul>
-<h3>Break-glass</h3><ul>{{range .BreakGlass}}
+<h2>2. One-off escalations</h2>{{if .OneOffRoles}}<ul>{{range .OneOffRoles}}
+<li>{{.Resource}}/{{.Role}}: {{.Count}} request(s){{range .Asks}}; {{.RequestID}} by {{.User}} on {{day .Time}}{{end}}</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
+<h3>Break-glass</h3>{{if .BreakGlass}}<ul>{{range .BreakGlass}}
 <li>{{.User}} on {{.Resource}}/{{.Role}} at {{ts .Time}}: {{.Reason}};
-{{if .AckedBy}}acknowledged by {{.AckedBy}}{{else}}<b>not acknowledged</b>{{end}}</li>{{end}}</ul>
-<h3>Denials</h3><table><tr><th>Request</th><th>Requester</th><th>Role</th><th>Approver</th><th>Date</th><th>Reason</th><th>Note</th></tr>{{range .Denials}}
-<tr><td>{{.RequestID}}</td><td>{{.Requester}}</td><td>{{.Resource}}/{{.Role}}</td><td>{{.Approver}}</td><td>{{day .Time}}</td><td>{{.Reason}}</td><td>{{.Note}}</td></tr>{{end}}</table>
+{{if .AckedBy}}acknowledged by {{.AckedBy}}{{else}}<b>not acknowledged</b>{{end}}</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
+<h3>Denials</h3>{{if .Denials}}<table><tr><th>Request</th><th>Requester</th><th>Role</th><th>Approver</th><th>Date</th><th>Reason</th><th>Note</th></tr>{{range .Denials}}
+<tr><td>{{.RequestID}}</td><td>{{.Requester}}</td><td>{{.Resource}}/{{.Role}}</td><td>{{.Approver}}</td><td>{{day .Time}}</td><td>{{.Reason}}</td><td>{{.Note}}</td></tr>{{end}}</table>{{else}}<p>None.</p>{{end}}
 <h2>3. Stale</h2>{{if .WithoutPolicy}}<p>Left out: needs the policy.</p>{{else}}<ul>
 <li>Roles nobody requested: {{range .StaleRoles}}{{.Resource}}/{{.Role}} {{else}}none{{end}}</li>
 <li>Approvers who never decided: {{range .IdleApprovers}}{{.}} {{else}}none{{end}}</li>
 <li>Providers never used: {{range .UnusedProviders}}{{.}} {{else}}none{{end}}</li></ul>{{end}}
-<h2>4. Tighten</h2><ul>{{range .Tighten}}
-<li>{{.Resource}}/{{.Role}}: {{.Grants}} grants ended ({{.ReleasedEarly}} released early), p95 held {{.P95Held}} against {{.MaxDuration}}; suggest max_duration {{.Suggested}}</li>{{end}}</ul>
-<h2>5. Rubber stamps</h2><ul>{{range .QuickApprovals}}
+<h2>4. Tighten</h2>{{if .WithoutPolicy}}<p>Left out: needs the policy.</p>{{else if .Tighten}}<ul>{{range .Tighten}}
+<li>{{.Resource}}/{{.Role}}: {{.Grants}} grants ended ({{.ReleasedEarly}} released early), p95 held {{.P95Held}} against {{.MaxDuration}}; suggest max_duration {{.Suggested}}</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
+<h2>5. Rubber stamps</h2>{{if or .QuickApprovals .AlwaysApprove .WeakReasons}}<ul>{{range .QuickApprovals}}
 <li>{{.Approver}} approved {{.Count}} request(s) within 30 s (fastest {{.Fastest}})</li>{{end}}{{range .AlwaysApprove}}
 <li>{{.Approver}} approved all {{.Decisions}} of their decisions</li>{{end}}{{range .WeakReasons}}
-<li>Reason “{{.Reason}}” ({{.Why}}) used {{.Count}} time(s)</li>{{end}}</ul>
-<h2>6. Revocation health</h2><ul>{{range .LateRevocations}}
-<li>Late: {{.GrantID}} ({{.Resource}}/{{.Role}}, {{.User}}) revoked {{.Late}} after expiry at {{ts .Time}}</li>{{end}}{{range .FailedRevokes}}
-<li>Failed: {{.GrantID}} ({{.Resource}}/{{.Role}}) {{.Attempts}} attempt(s), last error {{.LastError}}; {{if .Resolved}}revoked at {{ts .ResolvedAt}}{{else}}<b>still failing</b>{{end}}</li>{{end}}{{range .Drift}}
-<li>Drift on {{.Resource}}/{{.Role}}: {{.Principal}} holds {{.Target}}</li>{{end}}</ul>
+<li>Reason “{{.Reason}}” ({{.Why}}) used {{.Count}} time(s)</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
+<h2>6. Revocation health</h2>{{if or .LateRevocations .FailedRevokes .Drift}}<ul>{{range .LateRevocations}}
+<li>Late: {{.GrantID}} ({{.Resource}}/{{.Role}}, {{holder .User}}) revoked {{.Late}} after expiry at {{ts .Time}}</li>{{end}}{{range .FailedRevokes}}
+<li>Failed: {{.GrantID}} ({{.Resource}}/{{.Role}}, {{holder .User}}) {{.Attempts}} attempt(s), last error {{.LastError}}; {{if .Resolved}}revoked at {{ts .ResolvedAt}}{{else}}<b>still failing</b>{{end}}</li>{{end}}{{range .Drift}}
+<li>Drift on {{.Where}}: principal {{.Principal}} held {{.Target}} without a live grant on {{day .Time}}; {{outcome .}}</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
 </body></html>
 `

@@ -57,7 +57,7 @@ func (r *Report) mdTotals(p printf) {
 	}{
 		{"Requests", t.Requests}, {"Approved", t.Approved}, {"Denied", t.Denied},
 		{"Auto-approved", t.AutoApproved}, {"Expired", t.Expired},
-		{"Break-glass uses", t.BreakGlass},
+		{"Cancelled", t.Cancelled}, {"Break-glass uses", t.BreakGlass},
 		{"Median time to decision", t.MedianDecision},
 		{"Grants active at end", t.ActiveGrants},
 		{"Break-glass awaiting acknowledgement", t.BreakGlassUnacked},
@@ -87,8 +87,16 @@ func (r *Report) mdAutomate(p printf) {
 	}
 }
 
+// none says "None." for a list with no entries.
+func none(p printf, n int) {
+	if n == 0 {
+		p("None.\n")
+	}
+}
+
 func (r *Report) mdOneOff(p printf) {
 	p("\n## 2. One-off escalations\n\n")
+	none(p, len(r.OneOffRoles))
 	for _, ra := range r.OneOffRoles {
 		p("- **%s** requested %d time(s):", mdEsc(ra.String()), ra.Count)
 		for _, a := range ra.Asks {
@@ -97,6 +105,7 @@ func (r *Report) mdOneOff(p printf) {
 		p("\n")
 	}
 	p("\n### Break-glass\n\n")
+	none(p, len(r.BreakGlass))
 	for _, u := range r.BreakGlass {
 		ack := "**not acknowledged**"
 		if u.AckedBy != "" {
@@ -106,6 +115,7 @@ func (r *Report) mdOneOff(p printf) {
 			u.Time.Format(time.RFC3339), mdEsc(u.GrantID), mdEsc(u.Reason), ack)
 	}
 	p("\n### Denials\n\n")
+	none(p, len(r.Denials))
 	for _, d := range r.Denials {
 		p("- %s: %s asked for %s, denied by %s on %s. Reason: \"%s\"", mdEsc(d.RequestID),
 			mdEsc(d.Requester), mdEsc(d.String()), mdEsc(d.Approver),
@@ -140,7 +150,9 @@ func (r *Report) mdTighten(p printf) {
 	p("\n## 4. Tighten\n\n")
 	if r.WithoutPolicy {
 		p("Left out: needs the policy.\n")
+		return
 	}
+	none(p, len(r.Tighten))
 	for _, t := range r.Tighten {
 		p("- **%s**: %d grants ended (%d released early); p95 held %s against "+
 			"max_duration %s. Suggest `max_duration: %s`.\n", mdEsc(t.String()),
@@ -150,6 +162,7 @@ func (r *Report) mdTighten(p printf) {
 
 func (r *Report) mdStamps(p printf) {
 	p("\n## 5. Rubber stamps\n\n")
+	none(p, len(r.QuickApprovals)+len(r.AlwaysApprove)+len(r.WeakReasons))
 	for _, q := range r.QuickApprovals {
 		p("- %s approved %d request(s) within 30 s (fastest %s), e.g. %s\n",
 			mdEsc(q.Approver), q.Count, q.Fastest, mdEsc(strings.Join(q.Examples, "; ")))
@@ -165,9 +178,10 @@ func (r *Report) mdStamps(p printf) {
 
 func (r *Report) mdRevocations(p printf) {
 	p("\n## 6. Revocation health\n\n")
+	none(p, len(r.LateRevocations)+len(r.FailedRevokes)+len(r.Drift))
 	for _, l := range r.LateRevocations {
 		p("- Late: %s (%s, %s) revoked %s after expiry on %s\n", mdEsc(l.GrantID),
-			mdEsc(l.String()), mdEsc(l.User), l.Late, l.Time.Format(time.RFC3339))
+			mdEsc(l.String()), mdEsc(holder(l.User)), l.Late, l.Time.Format(time.RFC3339))
 	}
 	for _, f := range r.FailedRevokes {
 		state := "**still failing**"
@@ -175,13 +189,29 @@ func (r *Report) mdRevocations(p printf) {
 			state = "revoked at " + f.ResolvedAt.Format(time.RFC3339)
 		}
 		p("- Failed: %s (%s, %s) %d attempt(s) from %s, last error \"%s\"; %s\n",
-			mdEsc(f.GrantID), mdEsc(f.String()), mdEsc(f.User), f.Attempts,
+			mdEsc(f.GrantID), mdEsc(f.String()), mdEsc(holder(f.User)), f.Attempts,
 			f.First.Format(time.RFC3339), mdEsc(f.LastError), state)
 	}
 	for _, d := range r.Drift {
-		p("- Drift on %s: principal %s holds %s on %s\n", mdEsc(d.String()),
-			mdEsc(d.Principal), mdEsc(d.Target), d.Time.Format(day))
+		p("- Drift on %s: principal %s held %s without a live grant on %s; %s\n",
+			mdEsc(d.Where()), mdEsc(d.Principal), mdEsc(d.Target),
+			d.Time.Format(day), driftOutcome(d))
 	}
+}
+
+// holder names a grant's holder, or says the trail did not.
+func holder(user string) string {
+	if user == "" {
+		return "holder unknown"
+	}
+	return user
+}
+
+func driftOutcome(d Drift) string {
+	if d.Revoked {
+		return "removed by reconcile"
+	}
+	return "reported, not removed"
 }
 
 // mdEscaper turns user text into inline Markdown that renders as the text

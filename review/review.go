@@ -135,7 +135,8 @@ func (o Options) withDefaults() Options {
 // Duration is a time.Duration that reads "1h30m" in JSON.
 type Duration time.Duration
 
-// String renders d compactly: "2h", "1h30m", "45s".
+// String renders d compactly and rounded, to the second below an hour and
+// to the minute from an hour on: "2h", "1h30m", "45s".
 func (d Duration) String() string { return shortDur(time.Duration(d)) }
 
 // MarshalJSON writes d as a string.
@@ -299,6 +300,20 @@ type QuickApprover struct {
 	Examples []string `json:"examples"`
 }
 
+// RubberStamps lists, sorted, the distinct approvers the rubber-stamp
+// findings name: those who approved quickly and those who never denied.
+// Weak reasons are requesters' findings and are not among them.
+func (r *Report) RubberStamps() []string {
+	seen := map[string]bool{}
+	for _, q := range r.QuickApprovals {
+		seen[q.Approver] = true
+	}
+	for _, a := range r.AlwaysApprove {
+		seen[a.Approver] = true
+	}
+	return sortedKeys(seen)
+}
+
 // ApproverRate is an approver who approved every one of many decisions.
 type ApproverRate struct {
 	Approver  string `json:"approver"`
@@ -347,13 +362,30 @@ func (r *Report) WithoutProviderOutput() {
 	}
 }
 
-// Drift is one difference reconcile found between jitbot and a provider.
+// Drift is one membership reconcile found at a provider without a live
+// grant. RoleKey is the policy's role for the provider's target; it is empty
+// when the policy named none, and Provider and Target say where it was.
 type Drift struct {
 	RoleKey
 	GrantID   string    `json:"grant_id,omitempty"`
+	Provider  string    `json:"provider,omitempty"`
 	Principal string    `json:"principal"`
 	Target    string    `json:"target"`
 	Time      time.Time `json:"time"`
+	// Revoked is set when reconcile removed the membership.
+	Revoked bool `json:"revoked"`
+}
+
+// Where names the drift's place for a reader: "resource/role" when the
+// policy knows the role, else "provider/target".
+func (d Drift) Where() string {
+	switch {
+	case d.Resource != "" || d.Role != "":
+		return d.String()
+	case d.Provider == "":
+		return d.Target
+	}
+	return d.Provider + "/" + d.Target
 }
 
 // WeekCount is the number of requests in the week starting at Start.

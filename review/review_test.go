@@ -75,14 +75,15 @@ func TestGenerateIsOrderedAndRepeatable(t *testing.T) {
 func TestTotalsMatchPlanted(t *testing.T) {
 	r, p, m := analyzed(t)
 	want := Totals{Requests: p.Requests, Approved: p.Approved, Denied: p.Denied,
-		AutoApproved: p.AutoApproved, Expired: p.Expired, BreakGlass: p.BreakGlass,
+		AutoApproved: p.AutoApproved, Expired: p.Expired, Cancelled: p.Cancelled,
+		BreakGlass:     p.BreakGlass,
 		MedianDecision: Duration(medianDecision(m)), ActiveGrants: p.ActiveAtEnd,
 		BreakGlassUnacked: p.BreakGlassUnacked, LateRevocations: len(p.LateGrants),
 		FailedRevocations: 1}
 	if r.Totals != want {
 		t.Errorf("totals\n got %+v\nwant %+v", r.Totals, want)
 	}
-	if r.Totals.ActiveGrants < 1 || r.Totals.Denied < 2 {
+	if r.Totals.ActiveGrants < 1 || r.Totals.Denied < 2 || r.Totals.Cancelled < 1 {
 		t.Errorf("trail too thin to test: %+v", r.Totals)
 	}
 }
@@ -197,17 +198,26 @@ func TestRevocationHealth(t *testing.T) {
 	late := map[string]time.Duration{}
 	for _, l := range r.LateRevocations {
 		late[l.GrantID] = time.Duration(l.Late)
+		if !strings.HasPrefix(l.User, "U7LATE") {
+			t.Errorf("late revoke of %s names %q as the holder", l.GrantID, l.User)
+		}
 	}
 	if !maps.Equal(late, p.LateGrants) {
 		t.Errorf("late revocations %v, want %v", late, p.LateGrants)
 	}
-	if len(r.FailedRevokes) != 1 || r.FailedRevokes[0].GrantID != p.FailedGrant ||
-		r.FailedRevokes[0].Attempts != p.FailedAttempts || r.FailedRevokes[0].Resolved {
-		t.Errorf("failed revocations %+v, want %s unresolved after %d attempts",
-			r.FailedRevokes, p.FailedGrant, p.FailedAttempts)
+	f := r.FailedRevokes
+	if len(f) != 1 || f[0].GrantID != p.FailedGrant || f[0].User != "U7FAIL01" ||
+		f[0].Attempts != p.FailedAttempts || f[0].Resolved {
+		t.Errorf("failed revocations %+v, want %s of U7FAIL01 unresolved after %d attempts",
+			f, p.FailedGrant, p.FailedAttempts)
 	}
-	if len(r.Drift) != 1 || r.Drift[0].Principal != p.DriftPrincipal {
-		t.Errorf("drift %+v, want one for %s", r.Drift, p.DriftPrincipal)
+	want := Drift{RoleKey: roReadwrite, Provider: "pg-prod", Principal: p.DriftPrincipal,
+		Target: "app_readwrite"}
+	if len(r.Drift) != 2 {
+		t.Fatalf("drift %+v, want %s's and the removed one", r.Drift, p.DriftPrincipal)
+	}
+	if want.Time = r.Drift[0].Time; r.Drift[0] != want || r.Drift[1] != p.DriftRemoved {
+		t.Errorf("drift %+v, want %+v and %+v", r.Drift, want, p.DriftRemoved)
 	}
 }
 
@@ -271,9 +281,11 @@ func TestAnalyzeEdges(t *testing.T) {
 	}, {
 		name: "a failed revoke that later succeeds is resolved",
 		trail: memTrail{
-			ev(0, store.EvGrantCreated, "U1", "r1", "g1"),
-			ev(60*m, store.EvGrantRevokeFailed, "", "", "g1", "error", "timeout"),
-			ev(62*m, store.EvGrantRevoked, "", "", "g1", "held", "62m", "late", "2m"),
+			ev(0, store.EvGrantCreated, "jitbot", "r1", "g1", "user", "U1"),
+			ev(60*m, store.EvGrantRevokeFailed, "jitbot", "r1", "g1", "error", "timeout",
+				"user", "U1"),
+			ev(62*m, store.EvGrantRevoked, "jitbot", "r1", "g1", "held", "1h2m0s",
+				"late", "2m0.25s", "user", "U1"),
 		},
 		check: func(t *testing.T, r *Report) {
 			f := r.FailedRevokes

@@ -156,6 +156,9 @@ type Grant struct {
 	AckedAt      time.Time `json:"acked_at,omitempty"`
 	// Thread is the approval message; later notices are replies to it.
 	Thread MessageRef `json:"thread"`
+	// Warning is the holder's expiry warning, whose buttons are withdrawn
+	// once the grant ends; zero when none was posted.
+	Warning MessageRef `json:"warning,omitzero"`
 }
 
 // EventType names an audit event.

@@ -181,7 +181,7 @@ func demoLogger(verbose bool) zerolog.Logger {
 	if !verbose {
 		return zerolog.Nop()
 	}
-	return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05"}).
+	return zerolog.New(consoleWriter(os.Stderr)).
 		Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
 
@@ -674,14 +674,7 @@ func (d *demo) name(id string) string {
 type style struct{ on bool }
 
 // styleFor uses bold and dim text only on a terminal that takes them.
-func styleFor(w io.Writer) style {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return style{}
-	}
-	info, err := f.Stat()
-	return style{on: err == nil && info.Mode()&os.ModeCharDevice != 0}
-}
+func styleFor(w io.Writer) style { return style{on: colourful(w)} }
 
 func (s style) bold(t string) string { return s.wrap("\x1b[1m", t) }
 func (s style) dim(t string) string  { return s.wrap("\x1b[2m", t) }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -32,8 +33,29 @@ func main() {
 		if !errors.As(err, &silent) {
 			fmt.Fprintln(os.Stderr, "jitbot:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitDrift is the exit status of grants reconcile when memberships without
+// a live grant remain after the run.
+const exitDrift = 3
+
+// exitError ends the command with a status of its own, so that a script can
+// tell that outcome from a failure (status 1).
+type exitError struct {
+	code int
+	error
+}
+
+// exitCode is the process status for a command's error: an exitError's
+// code, else 1.
+func exitCode(err error) int {
+	var e exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
 }
 
 // silentError ends the command with a failure status after the command has
@@ -72,6 +94,9 @@ type needs struct {
 	// providers: the command builds the providers, so load builds them
 	// once to check their settings.
 	providers bool
+	// appends: the command writes audit events, which go to audit.sink as
+	// well, as the running bot's do.
+	appends bool
 }
 
 var (
@@ -96,13 +121,18 @@ func (g *globals) load(w io.Writer, n needs) (*config.Config, error) {
 		problems = append(problems, providerProblems(cfg)...)
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(w, "%s has %d problem(s):\n", g.configPath, len(problems))
-		for _, p := range problems {
-			fmt.Fprintf(w, "  %s: %s\n", p.Field, p.Message)
-		}
+		g.printProblems(w, problems)
 		return nil, silentError{errors.New("invalid configuration")}
 	}
 	return cfg, nil
+}
+
+// printProblems lists problems found in the configuration, one a line.
+func (g *globals) printProblems(w io.Writer, problems []policy.Problem) {
+	fmt.Fprintf(w, "%s has %d problem(s):\n", g.configPath, len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(w, "  %s: %s\n", p.Field, p.Message)
+	}
 }
 
 // isTokenProblem says whether p concerns a Slack token, which only the
@@ -146,11 +176,27 @@ func (g *globals) logger(cfg *config.Config, w io.Writer) zerolog.Logger {
 		format = g.logFormat
 	}
 	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		w = consoleWriter(w)
 	}
 	level, err := zerolog.ParseLevel(cfg.Log.Level)
 	if err != nil || cfg.Log.Level == "" {
 		level = zerolog.InfoLevel
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// consoleWriter formats log lines for people, in colour only when w is a
+// terminal that takes it, so files and pipes get plain text.
+func consoleWriter(w io.Writer) zerolog.ConsoleWriter {
+	return zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !colourful(w)}
+}
+
+// colourful says whether w is a terminal that takes escape codes: not when
+// NO_COLOR is set or TERM is dumb.
+func colourful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd())
 }

@@ -73,8 +73,9 @@ func TestOperatorCommandsNameTheLockHolder(t *testing.T) {
 	}
 	defer db.Close()
 	_, _, err = cli(t, "--config", g.config, "audit", "verify")
-	if err == nil || !strings.Contains(err.Error(), "is a jitbot run using it?") {
-		t.Fatalf("verify while the store is held: %v", err)
+	want := "store " + g.store + " is locked: another jitbot"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("verify while the store is held: %v, want %q…", err, want)
 	}
 }
 

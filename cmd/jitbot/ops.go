@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -27,24 +29,33 @@ import (
 const storeSetting = "store.path (or JITBOT_STORE_PATH)"
 
 // openStore opens the existing store at path for an operator command;
-// setting names where the path came from. A missing file is refused, not
-// created: a mistyped path would otherwise read as an empty trail. A
-// running bot holds the file's lock; the error says so after a short wait.
-func openStore(path, setting string) (*store.DB, error) {
+// setting names where the path came from and onAppend, when not nil, sees
+// every event the command appends. A missing file is refused, not created:
+// a mistyped path would otherwise read as an empty trail. A running bot
+// holds the file's lock; the error says so after a short wait.
+func openStore(path, setting string, onAppend func(store.Event)) (*store.DB, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("store %s does not exist: check %s", path, setting)
 	} else if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db, err := store.Open(path, store.Options{Timeout: 2 * time.Second})
+	db, err := store.Open(path, store.Options{Timeout: 2 * time.Second, OnAppend: onAppend})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: the file is locked (is a jitbot run using it?)", err)
+		return nil, storeLocked(path)
 	}
 	return db, err
 }
 
+// storeLocked is the error for a store file whose lock another process
+// holds.
+func storeLocked(path string) error {
+	return fmt.Errorf("store %s is locked: another jitbot (a running bot or "+
+		"an operator command) holds it", path)
+}
+
 // withStore loads the configuration, opens its store and runs fn, closing
-// the store afterwards.
+// the store afterwards. For a command that appends events it also opens
+// audit.sink and copies each event there.
 func (g *globals) withStore(
 	cmd *cobra.Command,
 	n needs,
@@ -54,7 +65,16 @@ func (g *globals) withStore(
 	if err != nil {
 		return err
 	}
-	db, err := openStore(cfg.Store.Path, storeSetting)
+	var onAppend func(store.Event)
+	if n.appends {
+		sink, err := app.OpenSink(cfg.Audit.Sink, g.logger(cfg, cmd.ErrOrStderr()))
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+		onAppend = sink.Append
+	}
+	db, err := openStore(cfg.Store.Path, storeSetting, onAppend)
 	if err != nil {
 		return err
 	}
@@ -242,7 +262,7 @@ func (g *globals) reviewInputs(
 		if err != nil {
 			return nil, nil, err
 		}
-		db, err := openStore(cfg.Store.Path, storeSetting)
+		db, err := openStore(cfg.Store.Path, storeSetting, nil)
 		return app.PolicyView(cfg.Policy), db, err
 	}
 	var pol review.PolicyView
@@ -254,7 +274,7 @@ func (g *globals) reviewInputs(
 		}
 		pol = app.PolicyView(cfg.Policy)
 	}
-	db, err := openStore(storePath, "--store")
+	db, err := openStore(storePath, "--store", nil)
 	return pol, db, err
 }
 
@@ -360,7 +380,10 @@ func grantsCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the grants that hold or may hold access",
-		Args:  cobra.NoArgs,
+		Long: "List the grants that hold or may hold access, soonest expiry first. " +
+			"A live grant past its expiry is marked overdue: the bot is not " +
+			"running, or its revoke keeps failing.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var live []store.Grant
 			err := g.withStore(cmd, offline, func(_ *config.Config, db *store.DB) error {
@@ -373,28 +396,65 @@ func grantsCmd(g *globals) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "GRANT\tUSER\tRESOURCE\tROLE\tSTATE\tEXPIRES")
+			now := time.Now()
 			for _, gr := range live {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", gr.ID, gr.User, gr.Resource,
-					gr.Role, gr.State, gr.ExpiresAt.UTC().Format(time.RFC3339))
+					gr.Role, listedState(gr, now), gr.ExpiresAt.UTC().Format(time.RFC3339))
 			}
 			return tw.Flush()
 		},
 	}
 	var revoke bool
+	var actor string
 	reconcile := &cobra.Command{
 		Use:   "reconcile",
 		Short: "List provider-side memberships no live grant explains; --revoke removes them",
-		Args:  cobra.NoArgs,
+		Long: "List provider-side memberships no live grant explains; --revoke " +
+			"removes them. Each one is recorded in the audit trail (and audit.sink) " +
+			"with the operator as the actor.\n\n" +
+			"Exit status: 0 when none remain, " + strconv.Itoa(exitDrift) +
+			" when some remain (found without --revoke), 1 on any other failure, " +
+			"a revoke that failed included.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reconciling := needs{providers: true}
+			if actor == "" {
+				var err error
+				if actor, err = operatorName(); err != nil {
+					return err
+				}
+			}
+			reconciling := needs{providers: true, appends: true}
 			return g.withStore(cmd, reconciling, func(cfg *config.Config, db *store.DB) error {
-				return reconcileAll(cmd.Context(), cmd.OutOrStdout(), cfg, db, revoke)
+				return reconcileAll(cmd.Context(), cmd.OutOrStdout(), cfg, db, actor, revoke)
 			})
 		},
 	}
 	reconcile.Flags().BoolVar(&revoke, "revoke", false, "revoke the memberships found")
+	reconcile.Flags().StringVar(&actor, "actor", "",
+		"who runs the reconcile, for the audit trail (default: the OS user name)")
 	cmd.AddCommand(list, reconcile)
 	return cmd
+}
+
+// listedState is a grant's state as grants list shows it: a live grant
+// past its expiry is overdue.
+func listedState(g store.Grant, now time.Time) string {
+	if g.ExpiresAt.Before(now) {
+		return string(g.State) + " (overdue)"
+	}
+	return string(g.State)
+}
+
+// operatorName is who runs an operator command: the OS user name, or the
+// USER environment variable when the account has no name.
+func operatorName() (string, error) {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username, nil
+	}
+	if name := os.Getenv("USER"); name != "" {
+		return name, nil
+	}
+	return "", errors.New("cannot tell who is running this: pass --actor")
 }
 
 // liveGrants lists the grants that hold or may hold access, soonest
@@ -417,6 +477,7 @@ func reconcileAll(
 	out io.Writer,
 	cfg *config.Config,
 	db *store.DB,
+	actor string,
 	revoke bool,
 ) error {
 	providers, err := builtin.Registry().Build(app.ProviderConfigs(cfg), grants.Env{})
@@ -430,13 +491,18 @@ func reconcileAll(
 	}
 	drift := 0
 	for _, name := range sortedKeys(providers) {
-		n, err := reconcileOne(ctx, out, db, cfg.Policy, name, providers[name], live, revoke)
+		n, err := reconcileOne(ctx, out, db, cfg.Policy, name, providers[name], live,
+			actor, revoke)
 		if err != nil {
 			return err
 		}
 		drift += n
 	}
 	fmt.Fprintf(out, "%d membership(s) without a live grant\n", drift)
+	if drift > 0 && !revoke {
+		return exitError{exitDrift, fmt.Errorf(
+			"%d membership(s) without a live grant remain; --revoke removes them", drift)}
+	}
 	return nil
 }
 
@@ -448,6 +514,7 @@ func reconcileOne(
 	name string,
 	p grants.Provider,
 	live []store.Grant,
+	actor string,
 	revoke bool,
 ) (int, error) {
 	lister, ok := p.(grants.Lister)
@@ -475,8 +542,10 @@ func reconcileOne(
 		}
 		fmt.Fprintf(out, "%s: %s holds %s without a live grant (%s)\n",
 			name, m.Principal, m.Target, action)
+		resource, role := roleOf(pol, name, m.Target)
 		err := db.Update(func(tx *store.Tx) error {
-			_, err := tx.Append(store.Event{Time: time.Now().UTC(), Type: ev, Actor: "jitbot",
+			_, err := tx.Append(store.Event{Time: time.Now().UTC(), Type: ev, Actor: actor,
+				Resource: resource, Role: role,
 				Details: map[string]string{"provider": name, "principal": m.Principal,
 					"target": m.Target}})
 			return err
@@ -500,6 +569,22 @@ func targetsOf(p *policy.Policy, provider string) []string {
 		}
 	}
 	return out
+}
+
+// roleOf names the policy's role granted as target through provider, so a
+// reader of the trail knows what a membership gives; the first in resource
+// and role order when several share the target, empty when none does.
+func roleOf(p *policy.Policy, provider, target string) (resource, role string) {
+	catalog := p.Catalog()
+	for _, res := range sortedKeys(catalog) {
+		for _, name := range catalog[res] {
+			if r, ok := p.Rules(res, name); ok && r.Provider == provider &&
+				r.Target == target {
+				return res, name
+			}
+		}
+	}
+	return "", ""
 }
 
 func closeProviders(ps map[string]grants.Provider) {

@@ -77,8 +77,8 @@ func TestGrantsReconcile(t *testing.T) {
 	}
 
 	out, err := runCLI(t, "grants", "reconcile", "--config", cfgPath)
-	if err != nil {
-		t.Fatalf("reconcile: %v\n%s", err, out)
+	if exitCode(err) != exitDrift {
+		t.Fatalf("reconcile that found drift: %v, want exit status %d\n%s", err, exitDrift, out)
 	}
 	if !strings.Contains(out, login+" holds "+target) || !strings.Contains(out, "(found)") {
 		t.Fatalf("reconcile did not report the hand-made membership:\n%s", out)

@@ -1,19 +1,33 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/jitbot/jitbot/app"
+	"github.com/jitbot/jitbot/config"
+	"github.com/jitbot/jitbot/grants"
+	"github.com/jitbot/jitbot/grants/builtin"
+	"github.com/jitbot/jitbot/policy"
 )
 
 func runCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
 		Short: "Connect to Slack over Socket Mode and serve requests",
-		Args:  cobra.NoArgs,
+		Long: "Connect to Slack over Socket Mode and serve requests. At start it " +
+			"checks each provider that can be checked (see check-config --connect) " +
+			"and logs a warning for each that fails; it starts anyway, since a " +
+			"backend may come up later.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load(cmd.ErrOrStderr(), serving)
 			if err != nil {
@@ -21,23 +35,104 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			log := g.logger(cfg, os.Stderr)
 			a, err := app.New(app.Options{Config: cfg, Log: log})
+			if errors.Is(err, bolterrors.ErrTimeout) {
+				return storeLocked(cfg.Store.Path)
+			}
 			if err != nil {
 				return err
 			}
-			return a.Run(cmd.Context())
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			pinged := make(chan struct{})
+			go func() {
+				defer close(pinged)
+				warnUnready(ctx, log, cfg)
+			}()
+			err = a.Run(ctx)
+			cancel()
+			<-pinged
+			return err
 		},
 	}
 }
 
+// warnUnready logs a warning for each provider whose backend check fails.
+func warnUnready(ctx context.Context, log zerolog.Logger, cfg *config.Config) {
+	for _, p := range pingProviders(ctx, cfg) {
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn().Str("provider", strings.TrimPrefix(p.Field, "providers.")).
+			Str("error", p.Message).Msg("provider check failed")
+	}
+}
+
+// pingProviders builds the configured providers apart from the running
+// ones, asks those that can check their backend to do so, concurrently,
+// and closes them again. Each failed check is one problem under
+// providers.<name>, in name order.
+func pingProviders(ctx context.Context, cfg *config.Config) []policy.Problem {
+	built, err := builtin.Registry().Build(app.ProviderConfigs(cfg), grants.Env{})
+	defer closeProviders(built)
+	if err != nil {
+		// load has checked the settings; a failure here is reported as is.
+		return []policy.Problem{{Field: "providers", Message: err.Error()}}
+	}
+	names := sortedKeys(built)
+	found := make([][]policy.Problem, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		pinger, ok := built[name].(grants.Pinger)
+		if !ok {
+			continue
+		}
+		wg.Go(func() {
+			err := pinger.Ping(ctx, targetsOf(cfg.Policy, name))
+			found[i] = lines("providers."+name, err)
+		})
+	}
+	wg.Wait()
+	var out []policy.Problem
+	for _, ps := range found {
+		out = append(out, ps...)
+	}
+	return out
+}
+
+// lines turns each line of err's text into a problem under key; a nil
+// err is none.
+func lines(key string, err error) []policy.Problem {
+	if err == nil {
+		return nil
+	}
+	var out []policy.Problem
+	for _, line := range strings.Split(err.Error(), "\n") {
+		out = append(out, policy.Problem{Field: key, Message: line})
+	}
+	return out
+}
+
 func checkConfigCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var connect bool
+	cmd := &cobra.Command{
 		Use:   "check-config",
 		Short: "Check the configuration and the policy; list every problem with its key",
-		Args:  cobra.NoArgs,
+		Long: "Check the configuration and the policy; list every problem with its " +
+			"key. With --connect it then contacts each provider that can be checked " +
+			"(postgres: logs in and checks the account's privileges) and lists " +
+			"what fails under providers.<name>.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd.OutOrStdout(), serving)
+			out := cmd.OutOrStdout()
+			cfg, err := g.load(out, serving)
 			if err != nil {
 				return err
+			}
+			if connect {
+				if problems := pingProviders(cmd.Context(), cfg); len(problems) > 0 {
+					g.printProblems(out, problems)
+					return silentError{errors.New("provider check failed")}
+				}
 			}
 			p := cfg.Policy
 			cat := p.Catalog()
@@ -45,10 +140,13 @@ func checkConfigCmd(g *globals) *cobra.Command {
 			for _, r := range cat {
 				roles += len(r)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(),
+			fmt.Fprintf(out,
 				"%s is valid: %d provider(s), %d resource(s), %d role(s), policy %s\n",
 				g.configPath, len(cfg.Providers), len(cat), roles, p.Version())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&connect, "connect", false,
+		"also contact the providers and check their accounts' privileges")
+	return cmd
 }

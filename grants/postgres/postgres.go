@@ -6,9 +6,10 @@
 // A Provider holds a connection pool and is safe for concurrent use. The
 // account in the DSN needs the ADMIN option on the managed roles (before
 // PostgreSQL 16, CREATEROLE is enough) and, to end sessions, membership of
-// pg_signal_backend. Revoke checks that the login really lost the role, so
-// a membership it cannot take back (granted by another grantor, or held
-// through another role) is reported rather than ignored.
+// pg_signal_backend; Ping checks both without changing anything. Revoke
+// checks that the login really lost the role, so a membership it cannot
+// take back (granted by another grantor, or held through another role) is
+// reported rather than ignored.
 //
 // With valid_until enabled the provider also sets the login's VALID UNTIL to
 // the grant's expiry, so the server itself refuses new logins after it. Use
