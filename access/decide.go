@@ -89,6 +89,14 @@ func (s *Service) Decide(ctx context.Context, requestID, actor string, approve b
 	s.log.Info().Str("request_id", req.ID).Str("approver", actor).
 		Bool("approve", approve).Str("state", string(req.State)).
 		Str("approvals", approvalCount(req)).Msg("request decision")
+	if !req.Message.Posted() {
+		// The click beat the storing of the message's place: wait for
+		// it, so the outcome lands on the message and in its thread.
+		s.awaitAnnounce(ctx, req.ID)
+		if cur, err := s.request(req.ID); err == nil {
+			req.Message = cur.Message
+		}
+	}
 	s.updateApproval(ctx, req, rules)
 	switch req.State {
 	case store.RequestDenied:

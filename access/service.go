@@ -69,6 +69,10 @@ type Service struct {
 	// paths (a timer and a click) never revoke the same grant at once.
 	mu       sync.Mutex
 	inflight map[string]bool
+	// announcing holds, per new request, a channel closed once the place
+	// of its approval message is stored. A click can only come after the
+	// post, but it may beat the storing of where the post went.
+	announcing map[string]chan struct{}
 }
 
 // New checks cfg and returns a Service. Call Run to start its timers.
@@ -91,10 +95,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	setDefaults(&cfg)
 	s := &Service{
-		cfg:      cfg,
-		log:      cfg.Log.With().Str("component", "access").Logger(),
-		clock:    cfg.Clock,
-		inflight: make(map[string]bool),
+		cfg:        cfg,
+		log:        cfg.Log.With().Str("component", "access").Logger(),
+		clock:      cfg.Clock,
+		inflight:   make(map[string]bool),
+		announcing: make(map[string]chan struct{}),
 	}
 	s.sched = newScheduler(cfg.Clock, cfg.Workers, s.fire)
 	return s, nil
@@ -193,4 +198,40 @@ func rulesOf(req store.Request) policy.Rules {
 		return policy.Rules{Resource: req.Resource, Role: req.Role}
 	}
 	return r
+}
+
+// beginAnnounce marks a request whose approval message is being posted.
+func (s *Service) beginAnnounce(id string) {
+	s.mu.Lock()
+	s.announcing[id] = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// endAnnounce marks the message's place as stored (or the post as failed).
+func (s *Service) endAnnounce(id string) {
+	s.mu.Lock()
+	ch := s.announcing[id]
+	delete(s.announcing, id)
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// awaitAnnounce waits, within the notice deadline, until the request's
+// approval message has a stored place, so what follows a decision updates
+// that message and replies in its thread.
+func (s *Service) awaitAnnounce(ctx context.Context, id string) {
+	s.mu.Lock()
+	ch := s.announcing[id]
+	s.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)
+	defer cancel()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
 }

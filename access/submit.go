@@ -60,8 +60,10 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (store.Request, er
 			return store.Request{}, err
 		}
 	}
+	s.beginAnnounce(req.ID)
 	req, grant, err := s.storeRequest(req, dec)
 	if err != nil {
+		s.endAnnounce(req.ID)
 		return store.Request{}, err
 	}
 	s.announce(ctx, req, grant, dec.Rules)
@@ -197,6 +199,7 @@ func (s *Service) announce(
 		// message to update; bring the message up to date now.
 		s.updateApproval(ctx, saved, rules)
 	}
+	s.endAnnounce(req.ID)
 	req.Message = ref
 	switch {
 	case req.BreakGlass:
