@@ -1,53 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/jitbot/jitbot/internal/pgtest"
-	"github.com/jitbot/jitbot/store"
 )
 
 // TestReconcileFindingsInReview has reconcile find a membership given by
 // hand, then remove it, and checks that the access review lists both on
 // the policy's role, not on an empty one.
 func TestReconcileFindingsInReview(t *testing.T) {
-	srv := pgtest.Start(t)
-	admin, target, login := srv.Name("jitbot"), srv.Name("app_readonly"), srv.Name("frank")
-	q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
-	srv.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE PASSWORD 'pw-admin-2'", q(admin)))
-	srv.Exec("CREATE ROLE " + q(target))
-	srv.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw-frank-1'", q(login)))
-	srv.Exec(fmt.Sprintf("GRANT %s TO %s WITH ADMIN OPTION", q(target), q(admin)))
-	srv.Exec(fmt.Sprintf("GRANT %s TO %s", q(target), q(login)))
-	t.Cleanup(func() {
-		for _, r := range []string{login, target, admin} {
-			_, _ = srv.Conn().Exec(context.Background(), "DROP ROLE IF EXISTS "+q(r))
-		}
-	})
-	t.Setenv("JITBOT_TEST_PG_PASSWORD", "pw-admin-2")
-
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "jitbot.db")
-	cfgPath := filepath.Join(dir, "config.yaml")
-	text := fmt.Sprintf(reconcileConfig, dbPath, srv.DSNFor(admin), target)
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dbPath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, login, target, cfgPath, _ := reconcileSetup(t, "frank")
 
 	// The first run only reports (and exits non-zero for it); the second
 	// removes the membership.

@@ -44,37 +44,7 @@ policy:
 // and checks that reconcile reports it, that --revoke removes it, and that
 // both are in the audit trail.
 func TestGrantsReconcile(t *testing.T) {
-	srv := pgtest.Start(t)
-	admin, target, login := srv.Name("jitbot"), srv.Name("app_readonly"), srv.Name("erin")
-	q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
-	srv.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE PASSWORD 'pw-admin-1'", q(admin)))
-	srv.Exec("CREATE ROLE " + q(target))
-	srv.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw-erin-1'", q(login)))
-	srv.Exec(fmt.Sprintf("GRANT %s TO %s WITH ADMIN OPTION", q(target), q(admin)))
-	srv.Exec(fmt.Sprintf("GRANT %s TO %s", q(target), q(login)))
-	t.Cleanup(func() {
-		for _, r := range []string{login, target, admin} {
-			_, _ = srv.Conn().Exec(context.Background(), "DROP ROLE IF EXISTS "+q(r))
-		}
-	})
-	t.Setenv("JITBOT_TEST_PG_PASSWORD", "pw-admin-1")
-
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "jitbot.db")
-	cfgPath := filepath.Join(dir, "config.yaml")
-	text := fmt.Sprintf(reconcileConfig, dbPath, srv.DSNFor(admin), target)
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	// The store exists, as it does once the bot has run.
-	db, err := store.Open(dbPath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	srv, login, target, cfgPath, dbPath := reconcileSetup(t, "erin")
 
 	out, err := runCLI(t, "grants", "reconcile", "--config", cfgPath)
 	if exitCode(err) != exitDrift {
@@ -127,4 +97,44 @@ func assertAudit(t *testing.T, path string, want ...store.EventType) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("audit = %v, want %v", got, want)
 	}
+}
+
+// reconcileSetup makes a throwaway server with jitbot's account, a managed
+// role, and a login that holds the role by hand, outside jitbot; a config
+// and an empty store for jitbot beside them.
+func reconcileSetup(t *testing.T, name string) (
+	srv *pgtest.Server, login, target, cfgPath, dbPath string,
+) {
+	t.Helper()
+	srv = pgtest.Start(t)
+	admin, target, login := srv.Name("jitbot"), srv.Name("app_readonly"), srv.Name(name)
+	q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
+	srv.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE PASSWORD 'pw-admin-1'", q(admin)))
+	srv.Exec("CREATE ROLE " + q(target))
+	srv.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw-login-1'", q(login)))
+	srv.Exec(fmt.Sprintf("GRANT %s TO %s WITH ADMIN OPTION", q(target), q(admin)))
+	srv.Exec(fmt.Sprintf("GRANT %s TO %s", q(target), q(login)))
+	t.Cleanup(func() {
+		for _, r := range []string{login, target, admin} {
+			_, _ = srv.Conn().Exec(context.Background(), "DROP ROLE IF EXISTS "+q(r))
+		}
+	})
+	t.Setenv("JITBOT_TEST_PG_PASSWORD", "pw-admin-1")
+
+	dir := t.TempDir()
+	dbPath = filepath.Join(dir, "jitbot.db")
+	cfgPath = filepath.Join(dir, "config.yaml")
+	text := fmt.Sprintf(reconcileConfig, dbPath, srv.DSNFor(admin), target)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The store exists, as it does once the bot has run.
+	db, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return srv, login, target, cfgPath, dbPath
 }
