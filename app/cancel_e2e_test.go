@@ -31,11 +31,7 @@ func TestCancelOwnRequestOnly(t *testing.T) {
 			strings.Contains(strings.ToLower(readable(cur.Text, cur.Blocks)), "cancel")
 	})
 	e.slash(alice, "cancel "+id)
-	e.wait("a second cancel answered", func() bool {
-		eph := e.srv.Ephemerals(alice)
-		last := eph[len(eph)-1]
-		return strings.Contains(strings.ToLower(readable(last.Text, last.Blocks)), "already")
-	})
+	e.wait("a second cancel answered", e.ephemeralWith(alice, "already"))
 	if e.mem.grantCalls() != 0 {
 		t.Fatal("a cancelled request reached the provider")
 	}
