@@ -328,6 +328,7 @@ func (s *Service) revoked(g store.Grant, covered bool) (store.Grant, []Notice, e
 	}
 	g.State, g.EndedAt, g.LastError = store.GrantRevoked, now, ""
 	err := s.cfg.Store.Batch(func(tx *store.Tx) error {
+		keepWarning(tx, &g)
 		if err := tx.PutGrant(g); err != nil {
 			return err
 		}
@@ -359,6 +360,7 @@ func (s *Service) revokeFailed(g store.Grant, cause error) (store.Grant, []Notic
 	g.LastError = cause.Error()
 	g.NextAttempt = now.Add(s.backoff(g.Attempts))
 	err := s.cfg.Store.Batch(func(tx *store.Tx) error {
+		keepWarning(tx, &g)
 		if err := tx.PutGrant(g); err != nil {
 			return err
 		}
@@ -412,11 +414,11 @@ func (s *Service) warn(ctx context.Context, n Notice) {
 	}
 }
 
-// saveWarning stores where a grant's expiry warning went, if the grant is
-// still active, and returns the grant with the reference set. It reports
-// false, storing nothing, when the grant has left active meanwhile: the
-// revoke under way read the grant without the reference and will not
-// withdraw the warning's buttons itself.
+// saveWarning stores where a grant's expiry warning went and returns the
+// grant with the reference set, and whether it is still active. When it is
+// not, a revoke got under way while the warning was posted: the caller
+// withdraws the buttons now, and the revoke, which reads the reference
+// again when it stores its outcome, withdraws them once more with the end.
 func (s *Service) saveWarning(id string, ref store.MessageRef) (store.Grant, bool, error) {
 	var g store.Grant
 	var active bool
@@ -426,9 +428,7 @@ func (s *Service) saveWarning(id string, ref store.MessageRef) (store.Grant, boo
 			return err
 		}
 		g.Warning = ref
-		if active = g.State == store.GrantActive; !active {
-			return nil
-		}
+		active = g.State == store.GrantActive
 		return tx.PutGrant(g)
 	})
 	if err != nil {
@@ -516,4 +516,12 @@ func (s *Service) Mine(_ context.Context, user string) ([]store.Request, []store
 		return err
 	})
 	return reqs, gs, err
+}
+
+// keepWarning carries over where the expiry warning went, which may have
+// been stored while a revoke was under way with an older copy of g.
+func keepWarning(tx *store.Tx, g *store.Grant) {
+	if cur, err := tx.Grant(g.ID); err == nil && cur.Warning.Posted() {
+		g.Warning = cur.Warning
+	}
 }

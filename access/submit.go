@@ -192,13 +192,11 @@ func (s *Service) announce(
 	if err != nil {
 		s.log.Error().Err(err).Str("request_id", req.ID).Str("channel", rules.Channel).
 			Msg("approval message not posted")
-	} else if saved, err := s.saveMessage(req.ID, ref); err != nil {
+	} else if err := s.saveMessage(req.ID, ref); err != nil {
 		s.log.Error().Err(err).Str("request_id", req.ID).Msg("message reference not stored")
-	} else if changedSince(req, saved) {
-		// A decision stored before the message's place was had no
-		// message to update; bring the message up to date now.
-		s.updateApproval(ctx, saved, rules)
 	}
+	// A decision that came in meanwhile waits for this, then updates the
+	// message itself.
 	s.endAnnounce(req.ID)
 	req.Message = ref
 	switch {
@@ -212,11 +210,10 @@ func (s *Service) announce(
 	}
 }
 
-// saveMessage stores where the approval message went and returns the
-// request as it now stands.
-func (s *Service) saveMessage(id string, ref store.MessageRef) (store.Request, error) {
-	var saved store.Request
-	err := s.cfg.Store.Update(func(tx *store.Tx) error {
+// saveMessage stores where the approval message went, on the request and
+// on its grant if it has one.
+func (s *Service) saveMessage(id string, ref store.MessageRef) error {
+	return s.cfg.Store.Update(func(tx *store.Tx) error {
 		r, err := tx.Request(id)
 		if err != nil {
 			return err
@@ -230,17 +227,8 @@ func (s *Service) saveMessage(id string, ref store.MessageRef) (store.Request, e
 				}
 			}
 		}
-		saved = r
 		return tx.PutRequest(r)
 	})
-	return saved, err
-}
-
-// changedSince reports whether the approval message of posted no longer
-// shows the request as it stands in now.
-func changedSince(posted, now store.Request) bool {
-	return posted.State != now.State || len(posted.Decisions) != len(now.Decisions) ||
-		posted.Escalated != now.Escalated
 }
 
 // armRequest schedules a pending request's timeout, reminder and escalation.
