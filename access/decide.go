@@ -34,6 +34,9 @@ func (s *Service) Decide(ctx context.Context, requestID, actor string, approve b
 		return store.Request{}, err
 	}
 	if req.State.Final() {
+		// A click on a decided request comes from a message that still
+		// shows buttons: an earlier update missed it. Mend it now.
+		s.updateApproval(ctx, req, rulesOf(req))
 		return req, &DecidedError{Request: req}
 	}
 	if actor == req.Requester {

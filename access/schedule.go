@@ -20,12 +20,16 @@ const (
 	jobExpireRequest                    // pending past its approval timeout
 	jobRemind                           // re-notify approvers
 	jobEscalate                         // bring in the backup approvers
+	jobRepost                           // post an approval message that failed
+	jobRefresh                          // re-render a message an update missed
 )
 
 type job struct {
 	at   time.Time
 	kind jobKind
 	id   string
+	// attempt counts the tries of a job that retries (repost, refresh).
+	attempt int
 }
 
 // jobHeap orders jobs by time. Handlers re-check stored state, so a job that

@@ -187,8 +187,17 @@ func (s *Service) updateApproval(ctx context.Context, req store.Request, rules p
 	if err := s.cfg.Notifier.UpdateApproval(ctx, req, rules); err != nil {
 		s.log.Warn().Err(err).Str("request_id", req.ID).
 			Str("channel", req.Message.Channel).Msg("approval message not updated")
+		// A message left showing buttons misleads; try again later with
+		// whatever the request then is.
+		s.sched.add(job{at: s.clock.Now().Add(s.backoff(1)), kind: jobRefresh, id: req.ID,
+			attempt: 1})
 	}
 }
+
+// maxMessageRetries bounds the retries of posting or updating one approval
+// message; after them the log has the error and stale buttons heal on the
+// next click.
+const maxMessageRetries = 8
 
 func rulesOf(req store.Request) policy.Rules {
 	r, err := policy.UnmarshalRules(req.Rules)

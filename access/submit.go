@@ -189,9 +189,13 @@ func (s *Service) announce(
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
 	ref, err := s.cfg.Notifier.PostApproval(pctx, req, rules)
 	cancel()
+	var note string
 	if err != nil {
 		s.log.Error().Err(err).Str("request_id", req.ID).Str("channel", rules.Channel).
 			Msg("approval message not posted")
+		s.sched.add(job{at: s.clock.Now().Add(s.backoff(1)), kind: jobRepost, id: req.ID,
+			attempt: 1})
+		note = "The approval message could not be posted yet; jitbot keeps trying."
 	} else if err := s.saveMessage(req.ID, ref); err != nil {
 		s.log.Error().Err(err).Str("request_id", req.ID).Msg("message reference not stored")
 	}
@@ -206,7 +210,7 @@ func (s *Service) announce(
 	case req.AutoApproved:
 		s.notify(ctx, Notice{Kind: NoticeAutoApproved, Request: req, Rules: rules})
 	default:
-		s.notify(ctx, Notice{Kind: NoticeSubmitted, Request: req, Rules: rules})
+		s.notify(ctx, Notice{Kind: NoticeSubmitted, Request: req, Rules: rules, Text: note})
 	}
 }
 

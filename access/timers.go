@@ -27,6 +27,10 @@ func (s *Service) fire(ctx context.Context, j job) {
 		s.remind(ctx, j.id)
 	case jobEscalate:
 		s.escalate(ctx, j.id)
+	case jobRepost:
+		s.repost(ctx, j)
+	case jobRefresh:
+		s.refresh(ctx, j)
 	}
 }
 
@@ -143,10 +147,6 @@ func (s *Service) remind(ctx context.Context, id string) {
 		return
 	}
 	rules := rulesOf(req)
-	if !req.Message.Posted() {
-		// The first post failed; try again so approvers can act at all.
-		s.announce(ctx, req, store.Grant{}, rules)
-	}
 	s.notify(ctx, Notice{Kind: NoticeReminder, Request: req, Rules: rules,
 		Mentions: addressees(rules.Approvers, req.Approvals())})
 	s.armRequest(req, rules)
@@ -211,6 +211,9 @@ func (s *Service) recover() error {
 	}
 	for _, r := range reqs {
 		s.armRequest(r, rulesOf(r))
+		if !r.Message.Posted() {
+			s.sched.add(job{at: r.CreatedAt, kind: jobRepost, id: r.ID, attempt: 1})
+		}
 	}
 	for _, g := range gs {
 		switch g.State {
@@ -227,4 +230,52 @@ func (s *Service) recover() error {
 	s.log.Info().Int("pending_requests", len(reqs)).Int("live_grants", len(gs)).
 		Dur("took", time.Since(start)).Msg("state recovered")
 	return nil
+}
+
+// repost tries again to post the approval message of a pending request
+// whose first post failed, so approvers can see it at all.
+func (s *Service) repost(ctx context.Context, j job) {
+	req, err := s.request(j.id)
+	if err != nil || req.State.Final() || req.Message.Posted() {
+		return
+	}
+	rules := rulesOf(req)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
+	ref, err := s.cfg.Notifier.PostApproval(pctx, req, rules)
+	cancel()
+	if err == nil {
+		err = s.saveMessage(req.ID, ref)
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Str("request_id", req.ID).Int("attempt", j.attempt).
+			Msg("approval message still not posted")
+		s.retryMessage(j)
+		return
+	}
+	s.log.Info().Str("request_id", req.ID).Str("channel", ref.Channel).
+		Msg("approval message posted on retry")
+}
+
+// refresh re-renders an approval message an earlier update missed.
+func (s *Service) refresh(ctx context.Context, j job) {
+	req, err := s.request(j.id)
+	if err != nil || !req.Message.Posted() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.NotifyTimeout)
+	defer cancel()
+	if err := s.cfg.Notifier.UpdateApproval(ctx, req, rulesOf(req)); err != nil {
+		s.log.Warn().Err(err).Str("request_id", req.ID).Int("attempt", j.attempt).
+			Msg("approval message still not updated")
+		s.retryMessage(j)
+	}
+}
+
+func (s *Service) retryMessage(j job) {
+	if j.attempt >= maxMessageRetries {
+		return
+	}
+	j.attempt++
+	j.at = s.clock.Now().Add(s.backoff(j.attempt))
+	s.sched.add(j)
 }

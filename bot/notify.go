@@ -107,6 +107,9 @@ func (b *Bot) send(ctx context.Context, n access.Notice) (msgRef, error) {
 			dmRef, err = b.dm(ctx, out.target, out.msg)
 		default:
 			_, err = b.post(ctx, out.target, out.thread, out.msg)
+			if err != nil && out.fallback != "" && out.fallback != out.target {
+				err = b.postFallback(ctx, out, err)
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -134,6 +137,9 @@ type outgoing struct {
 	target string // channel id, or user id for a DM
 	thread string
 	msg    message
+	// fallback is the channel that gets the message when target cannot,
+	// for messages that must not be lost, such as a break-glass alert.
+	fallback string
 }
 
 // route decides the destinations of a notice and renders each message.
@@ -180,7 +186,12 @@ func (b *Bot) route(n access.Notice) []outgoing {
 			outs = append(outs, post(b.opts.AdminChannel, threadNotice(n)))
 		}
 	case access.NoticeBreakGlass:
-		outs = append(outs, post(b.securityChannel(n.Rules, channel), threadNotice(n)))
+		alert := post(b.securityChannel(n.Rules, channel), threadNotice(n))
+		alert.fallback = b.opts.AdminChannel
+		if alert.fallback == "" || alert.fallback == alert.target {
+			alert.fallback = channel
+		}
+		outs = append(outs, alert)
 	case access.NoticePolicyRejected:
 		outs = append(outs, post(b.opts.AdminChannel, threadNotice(n)))
 	default:
@@ -417,4 +428,20 @@ func mentions(refs []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// postFallback posts a message that could not reach its channel to the
+// fallback channel instead, saying where it should have gone.
+func (b *Bot) postFallback(ctx context.Context, out outgoing, cause error) error {
+	b.log.Warn().Err(cause).Str("channel", out.target).Str("fallback", out.fallback).
+		Msg("posting to the fallback channel")
+	m := out.msg
+	note := fmt.Sprintf("⚠️ This could not be posted to <#%s>; it is posted here instead.",
+		out.target)
+	m.Text = note + "\n" + m.Text
+	m.Blocks = append([]slack.Block{section(note)}, m.Blocks...)
+	if _, err := b.post(ctx, out.fallback, "", m); err != nil {
+		return errors.Join(cause, err)
+	}
+	return nil
 }
