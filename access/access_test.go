@@ -547,3 +547,21 @@ func TestInvalidRequestStoresNothing(t *testing.T) {
 		t.Fatalf("audit has %v after a refused request", got)
 	}
 }
+
+func TestMineListsOldestRequestFirst(t *testing.T) {
+	h := newHarness(t)
+	var want []string
+	for range 6 {
+		want = append(want, h.submit(t, "readonly", time.Hour).ID)
+		h.clock.Advance(time.Minute)
+	}
+	pending, _, err := h.svc.Mine(context.Background(), "UREQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range pending {
+		if r.ID != want[i] {
+			t.Fatalf("pending[%d] = %s, want %s (oldest first)", i, r.ID, want[i])
+		}
+	}
+}

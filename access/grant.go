@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -515,6 +516,9 @@ func (s *Service) Mine(_ context.Context, user string) ([]store.Request, []store
 		gs, err = tx.UserGrants(user, true)
 		return err
 	})
+	// Oldest request first, soonest expiry first: the order people read.
+	slices.SortFunc(reqs, func(a, b store.Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(gs, func(a, b store.Grant) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
 	return reqs, gs, err
 }
 

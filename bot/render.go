@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/jitbot/jitbot/policy"
 	"github.com/jitbot/jitbot/store"
 )
 
@@ -16,7 +17,7 @@ const (
 	maxHeader      = 150
 	maxSectionText = 3000
 	maxField       = 2000
-	maxReason      = 1500
+	maxReason      = policy.MaxReason
 	maxButtonValue = 2000
 	maxOptionText  = 75
 	maxOptionValue = 150

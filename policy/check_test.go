@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +54,33 @@ resources:
 			}
 			if len(got) == 0 || got[0].Field != tc.field {
 				t.Fatalf("problems %v, want one for %s", got, tc.field)
+			}
+		})
+	}
+}
+
+func TestCheckRefusesReasonsApproversCannotRead(t *testing.T) {
+	p, err := Parse([]byte(`
+resources:
+  db:
+    provider: p
+    roles:
+      ro:
+        channel: C1
+        approvers: [U0APPR1]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, reason := range map[string]string{
+		"too long":           strings.Repeat("incident ", 200),
+		"direction override": "fixing INC-1 \u202etxet neddih",
+		"zero-width space":   "fixing\u200bINC-1 now",
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := p.Check(Input{Resource: "db", Role: "ro", Reason: reason})
+			if len(got) == 0 || got[0].Field != "reason" {
+				t.Fatalf("problems %v, want one for the reason", got)
 			}
 		})
 	}

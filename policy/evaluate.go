@@ -133,9 +133,18 @@ func (r *role) duration(in Input, problems *[]Problem) (time.Duration, bool) {
 func (r *role) checkReason(reason string) []Problem {
 	var out []Problem
 	reason = strings.TrimSpace(reason)
-	if n := len([]rune(reason)); n < r.reasonMin {
+	n := len([]rune(reason))
+	if n < r.reasonMin {
 		out = append(out, Problem{Field: "reason", Message: fmt.Sprintf(
 			"must be at least %d characters", r.reasonMin)})
+	}
+	if n > MaxReason {
+		out = append(out, Problem{Field: "reason", Message: fmt.Sprintf(
+			"must be at most %d characters; link a ticket for the details", MaxReason)})
+	}
+	if strings.ContainsFunc(reason, hiddenFormatting) {
+		out = append(out, Problem{Field: "reason", Message: "must not contain invisible " +
+			"or direction-changing characters; approvers must read what is stored"})
 	}
 	if r.reason != nil && !r.reason.MatchString(reason) {
 		msg := "must match " + r.reason.String()
@@ -272,4 +281,19 @@ func principalFor(text string, id Identity) (string, error) {
 		return "", fmt.Errorf("render principal for %s: %q starts with a dash", id.UserID, out)
 	}
 	return out, nil
+}
+
+// MaxReason is the longest reason a request may give, in characters: what
+// approvers see in full.
+const MaxReason = 1500
+
+// hiddenFormatting reports characters that change how text is shown
+// without being seen: zero-width characters and direction overrides.
+func hiddenFormatting(r rune) bool {
+	switch {
+	case r >= 0x200B && r <= 0x200F, r >= 0x202A && r <= 0x202E,
+		r >= 0x2066 && r <= 0x2069, r == 0xFEFF:
+		return true
+	}
+	return false
 }
