@@ -565,3 +565,27 @@ func TestMineListsOldestRequestFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestPendingRequestsAreCapped(t *testing.T) {
+	h := newHarness(t)
+	for range access.MaxPending {
+		h.submit(t, "readonly", time.Hour)
+	}
+	_, err := h.svc.Submit(context.Background(), access.SubmitInput{User: "UREQ",
+		Resource: "prod-db", Role: "readonly", Duration: time.Hour, Reason: "INC-42 outage"})
+	var inv *access.InvalidError
+	if !errors.As(err, &inv) || inv.Problems[0].Field != "requester" {
+		t.Fatalf("request past the cap: err = %v, want a requester problem", err)
+	}
+	// Break-glass does not wait for anyone, so the cap does not apply.
+	_, err = h.svc.Submit(context.Background(), access.SubmitInput{User: "UREQ",
+		Resource: "prod-db", Role: "admin", Duration: time.Hour, Reason: "INC-43 outage",
+		BreakGlass: true})
+	if err != nil {
+		t.Fatalf("break-glass past the cap: %v", err)
+	}
+	pending, _, _ := h.svc.Mine(context.Background(), "UREQ")
+	if len(pending) != access.MaxPending {
+		t.Fatalf("%d pending requests, want %d", len(pending), access.MaxPending)
+	}
+}

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -133,6 +134,8 @@ func (s *Service) storeRequest(req store.Request, dec policy.Decision) (store.Re
 			r.AutoRule = dec.AutoRule
 			grant = newGrant(r, dec.Rules, now)
 			r.GrantID = grant.ID
+		} else if err := checkPendingCap(tx, r.Requester); err != nil {
+			return err
 		}
 		if err := tx.CreateRequest(r); err != nil {
 			return err
@@ -148,6 +151,10 @@ func (s *Service) storeRequest(req store.Request, dec policy.Decision) (store.Re
 		req = r
 		return nil
 	})
+	var invalid *InvalidError
+	if errors.As(err, &invalid) {
+		return store.Request{}, store.Grant{}, err
+	}
 	if err != nil {
 		return store.Request{}, store.Grant{}, fmt.Errorf("store request %s: %w", req.ID, err)
 	}
@@ -248,4 +255,22 @@ func (s *Service) armRequest(req store.Request, rules policy.Rules) {
 	if rules.EscalateAfter > 0 && len(rules.BackupApprovers) > 0 && !req.Escalated {
 		s.sched.add(job{at: req.CreatedAt.Add(rules.EscalateAfter), kind: jobEscalate, id: req.ID})
 	}
+}
+
+// MaxPending is how many requests one person may have waiting for a
+// decision at once, so a loop or a careless script cannot flood the
+// approval channels. Break-glass and auto-approved requests never wait.
+const MaxPending = 10
+
+func checkPendingCap(tx *store.Tx, user string) error {
+	pending, err := tx.UserRequests(user, store.RequestPending)
+	if err != nil {
+		return err
+	}
+	if len(pending) < MaxPending {
+		return nil
+	}
+	return &InvalidError{Problems: []policy.Problem{{Field: "requester", Message: fmt.Sprintf(
+		"you have %d requests waiting for a decision; cancel one with /jit cancel "+
+			"or wait for the approvers", len(pending))}}}
 }

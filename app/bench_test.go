@@ -24,8 +24,9 @@ const (
 	ackRate = 50
 	// ackBurst is how many it types per iteration: ten seconds' worth.
 	ackBurst = 500
-	// ackUsers take turns typing, so no one person's list grows long.
-	ackUsers = 20
+	// ackUsers take turns typing, so no one person reaches the cap on
+	// pending requests (access.MaxPending) over several rounds.
+	ackUsers = 200
 )
 
 // BenchmarkSlashAck types /jit commands at a steady 50 a second into the
@@ -78,7 +79,7 @@ func typeCommands(srv *slackfake.Server) ([]time.Duration, int, int, int) {
 		if i > 0 {
 			<-tick.C
 		}
-		user := fmt.Sprintf("U0REQ%02d", i%ackUsers)
+		user := fmt.Sprintf("U0REQ%03d", i%ackUsers)
 		text := [...]string{"list", "help",
 			"request prod-db readonly 1h INC-42 orders are failing"}[i%3]
 		if i%3 == 2 {
@@ -112,8 +113,8 @@ func startAckBench(b *testing.B) *slackfake.Server {
 		{ID: carol, Name: "carol", Email: "carol@example.com"},
 	}
 	for i := range ackUsers {
-		name := fmt.Sprintf("req%02d", i)
-		users = append(users, slackfake.User{ID: fmt.Sprintf("U0REQ%02d", i),
+		name := fmt.Sprintf("req%03d", i)
+		users = append(users, slackfake.User{ID: fmt.Sprintf("U0REQ%03d", i),
 			Name: name, Email: name + "@example.com"})
 	}
 	srv := slackfake.New(slackfake.Options{
