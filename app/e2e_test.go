@@ -236,12 +236,19 @@ func (e *e2e) stop() {
 	e.wait("the bot to disconnect", func() bool { return e.srv.LiveConnections() == 0 })
 }
 
+// wait waits for cond, re-checked on every change the emulator sees. The
+// bound is generous: it only matters when something is wrong, and a loaded
+// machine running the race detector can be slow.
 func (e *e2e) wait(what string, cond func() bool) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	if err := e.srv.WaitFor(ctx, cond); err != nil {
-		e.t.Fatalf("waiting for %s: %v", what, err)
+		tail := e.srv.Transcript()
+		if len(tail) > 3000 {
+			tail = tail[len(tail)-3000:]
+		}
+		e.t.Fatalf("waiting for %s: %v\nlast of the workspace:\n%s", what, err, tail)
 	}
 }
 
