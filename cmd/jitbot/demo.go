@@ -570,6 +570,9 @@ func (d *demo) where(e slackfake.Event) string {
 	case slackfake.EventDM:
 		return "direct message to " + d.name(e.User)
 	case slackfake.EventUpdate:
+		if user, ok := d.imUser(e.Channel); ok {
+			return "direct message to " + d.name(user) + ", now reads"
+		}
 		return ch + ", the message above now reads"
 	case slackfake.EventEphemeral:
 		return ch + ", only " + d.name(e.User) + " sees this"
@@ -660,6 +663,16 @@ func (d *demo) date(body, fallback string) string {
 		return t.Format("15:04:05")
 	}
 	return t.Format("Jan 2 15:04:05")
+}
+
+// imUser returns whose direct message channel ch is.
+func (d *demo) imUser(ch string) (string, bool) {
+	for _, user := range []string{demoAlice, demoBob} {
+		if im, ok := d.srv.IMChannel(user); ok && im == ch {
+			return user, true
+		}
+	}
+	return "", false
 }
 
 func (d *demo) name(id string) string {
