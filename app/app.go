@@ -124,6 +124,10 @@ func (a *App) build() error {
 // Core returns the lifecycle core, for the CLI and tests.
 func (a *App) Core() *access.Service { return a.core }
 
+// Providers returns the providers the core grants through. They belong to
+// the App, which closes them.
+func (a *App) Providers() map[string]grants.Provider { return a.providers }
+
 // Store returns the open store.
 func (a *App) Store() *store.DB { return a.db }
 

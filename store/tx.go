@@ -81,25 +81,11 @@ func (tx *Tx) PutRequest(r Request) error {
 }
 
 func (tx *Tx) putRequest(r Request, create bool) error {
-	if r.ID == "" {
-		return errors.New("empty id")
-	}
-	var old Request
-	err := tx.getJSON(bucketRequests, r.ID, &old)
-	exists := err == nil
-	switch {
-	case err != nil && !errors.Is(err, ErrNotFound):
-		return err
-	case create && exists:
-		return ErrConflict
-	case !create && !exists:
-		return ErrNotFound
-	}
-	if err := tx.putJSON(bucketRequests, r.ID, r); err != nil {
+	old, existed, err := putRecord(tx, bucketRequests, r.ID, r, create)
+	if err != nil {
 		return err
 	}
-
-	err = tx.reindexUser(bucketUserReqs, r.ID, exists, old.Requester, r.Requester,
+	err = tx.reindexUser(bucketUserReqs, r.ID, existed, old.Requester, r.Requester,
 		string(r.State))
 	if err != nil {
 		return err
@@ -136,30 +122,38 @@ func (tx *Tx) PutGrant(g Grant) error {
 }
 
 func (tx *Tx) putGrant(g Grant, create bool) error {
-	if g.ID == "" {
-		return errors.New("empty id")
-	}
-	var old Grant
-	err := tx.getJSON(bucketGrants, g.ID, &old)
-	exists := err == nil
-	switch {
-	case err != nil && !errors.Is(err, ErrNotFound):
-		return err
-	case create && exists:
-		return ErrConflict
-	case !create && !exists:
-		return ErrNotFound
-	}
-	if err := tx.putJSON(bucketGrants, g.ID, g); err != nil {
+	old, existed, err := putRecord(tx, bucketGrants, g.ID, g, create)
+	if err != nil {
 		return err
 	}
-
-	err = tx.reindexUser(bucketUserGrant, g.ID, exists, old.User, g.User,
+	err = tx.reindexUser(bucketUserGrant, g.ID, existed, old.User, g.User,
 		string(g.State))
 	if err != nil {
 		return err
 	}
 	return tx.setIndex(bucketLive, []byte(g.ID), g.State.Live())
+}
+
+// putRecord writes v under id in bucket: as a new record when create is
+// set (ErrConflict if one exists), else over the stored one (ErrNotFound if
+// none). It returns the record it replaced, for reindexing.
+func putRecord[T any](tx *Tx, bucket []byte, id string, v T, create bool) (
+	old T, existed bool, err error,
+) {
+	if id == "" {
+		return old, false, errors.New("empty id")
+	}
+	err = tx.getJSON(bucket, id, &old)
+	existed = err == nil
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return old, false, err
+	case create && existed:
+		return old, true, ErrConflict
+	case !create && !existed:
+		return old, false, ErrNotFound
+	}
+	return old, existed, tx.putJSON(bucket, id, v)
 }
 
 func (tx *Tx) putJSON(name []byte, key string, v any) error {

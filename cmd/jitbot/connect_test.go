@@ -16,7 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/jitbot/jitbot/app"
 	"github.com/jitbot/jitbot/config"
+	"github.com/jitbot/jitbot/grants"
+	"github.com/jitbot/jitbot/grants/builtin"
 	"github.com/jitbot/jitbot/internal/pgtest"
 	"github.com/jitbot/jitbot/store"
 )
@@ -161,7 +164,7 @@ func TestRunWarnsOfEachProviderThatFailsItsCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	warnUnready(t.Context(), zerolog.New(&logs), cfg)
+	warnUnready(t.Context(), zerolog.New(&logs), cfg, buildProviders(t, cfg))
 	if logs.Len() != 0 {
 		t.Fatalf("warnings for a working provider:\n%s", logs.String())
 	}
@@ -171,7 +174,7 @@ func TestRunWarnsOfEachProviderThatFailsItsCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	warnUnready(t.Context(), zerolog.New(&logs), cfg)
+	warnUnready(t.Context(), zerolog.New(&logs), cfg, buildProviders(t, cfg))
 	var line struct {
 		Level, Provider, Error, Message string
 	}
@@ -267,4 +270,15 @@ func sinkEvents(t *testing.T, path string) []store.Event {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// buildProviders builds cfg's providers as run does, closed when t ends.
+func buildProviders(t *testing.T, cfg *config.Config) map[string]grants.Provider {
+	t.Helper()
+	built, err := builtin.Registry().Build(app.ProviderConfigs(cfg), grants.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeProviders(built) })
+	return built
 }

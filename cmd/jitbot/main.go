@@ -161,10 +161,7 @@ func providerProblems(cfg *config.Config) []policy.Problem {
 			continue
 		}
 		// Build prefixes the key; each joined cause is one line.
-		msg := strings.TrimPrefix(err.Error(), key+": ")
-		for _, line := range strings.Split(msg, "\n") {
-			out = append(out, policy.Problem{Field: key, Message: line})
-		}
+		out = append(out, lines(key, errors.New(strings.TrimPrefix(err.Error(), key+": ")))...)
 	}
 	return out
 }

@@ -81,18 +81,9 @@ func held(t *testing.T, srv *pgtest.Server, login, target string) bool {
 
 func assertAudit(t *testing.T, path string, want ...store.EventType) {
 	t.Helper()
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var got []store.EventType
-	err = db.Events(time.Time{}, time.Time{}, func(e store.Event) error {
+	for _, e := range storedEvents(t, path) {
 		got = append(got, e.Type)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("audit = %v, want %v", got, want)

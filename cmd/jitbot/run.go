@@ -46,7 +46,7 @@ func runCmd(g *globals) *cobra.Command {
 			pinged := make(chan struct{})
 			go func() {
 				defer close(pinged)
-				warnUnready(ctx, log, cfg)
+				warnUnready(ctx, log, cfg, a.Providers())
 			}()
 			err = a.Run(ctx)
 			cancel()
@@ -56,9 +56,15 @@ func runCmd(g *globals) *cobra.Command {
 	}
 }
 
-// warnUnready logs a warning for each provider whose backend check fails.
-func warnUnready(ctx context.Context, log zerolog.Logger, cfg *config.Config) {
-	for _, p := range pingProviders(ctx, cfg) {
+// warnUnready logs a warning for each of the running providers whose
+// backend check fails.
+func warnUnready(
+	ctx context.Context,
+	log zerolog.Logger,
+	cfg *config.Config,
+	running map[string]grants.Provider,
+) {
+	for _, p := range pingAll(ctx, cfg, running) {
 		if ctx.Err() != nil {
 			return
 		}
@@ -67,10 +73,8 @@ func warnUnready(ctx context.Context, log zerolog.Logger, cfg *config.Config) {
 	}
 }
 
-// pingProviders builds the configured providers apart from the running
-// ones, asks those that can check their backend to do so, concurrently,
-// and closes them again. Each failed check is one problem under
-// providers.<name>, in name order.
+// pingProviders builds the configured providers, checks their backends
+// (see pingAll) and closes them again.
 func pingProviders(ctx context.Context, cfg *config.Config) []policy.Problem {
 	built, err := builtin.Registry().Build(app.ProviderConfigs(cfg), grants.Env{})
 	defer closeProviders(built)
@@ -78,6 +82,13 @@ func pingProviders(ctx context.Context, cfg *config.Config) []policy.Problem {
 		// load has checked the settings; a failure here is reported as is.
 		return []policy.Problem{{Field: "providers", Message: err.Error()}}
 	}
+	return pingAll(ctx, cfg, built)
+}
+
+// pingAll asks each provider that can check its backend to do so,
+// concurrently. Each failed check is one problem under providers.<name>,
+// in name order.
+func pingAll(ctx context.Context, cfg *config.Config, built map[string]grants.Provider) []policy.Problem {
 	names := sortedKeys(built)
 	found := make([][]policy.Problem, len(names))
 	var wg sync.WaitGroup
