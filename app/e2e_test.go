@@ -35,7 +35,9 @@ const (
 	room     = "C0ROOM"
 )
 
-const e2eConfig = `
+// e2eHead is the part of every end-to-end configuration before its
+// providers: the four verbs are newE2EWith's (tokens, API URL, store).
+const e2eHead = `
 slack:
   app_token: %q
   bot_token: %q
@@ -48,13 +50,19 @@ digest:
 timers:
   revoke_retry_min: 1m
   revoke_retry_max: 10m
-providers:
+`
+
+// memProviders names the provider mem, which newE2EWith replaces with the
+// in-memory one.
+const memProviders = `providers:
   mem:
     type: exec
     settings:
       grant: [/bin/true]
       revoke: [/bin/true]
-policy:
+`
+
+const e2eConfig = e2eHead + memProviders + `policy:
   admins: [U0ADMIN]
   groups:
     dba: [U0BOB, U0CAROL]

@@ -21,28 +21,10 @@ import (
 // policy: the in-memory provider mem, the admin channel C0ROOM (the
 // emulator's "ops"), and the audit trail copied as JSON lines to a file
 // the test reads.
-const polConfigHead = `
-slack:
-  app_token: %q
-  bot_token: %q
-  api_url: %q
-  admin_channel: C0ROOM
-store:
-  path: %q
-audit:
-  sink: AUDIT_PATH
-digest:
-  enabled: false
-timers:
-  revoke_retry_min: 1m
-  revoke_retry_max: 10m
-providers:
-  mem:
-    type: exec
-    settings:
-      grant: [/bin/true]
-      revoke: [/bin/true]
-`
+var polConfigHead = strings.NewReplacer(
+	"admin_channel: C0ADMIN", "admin_channel: C0ROOM",
+	"  path: %q\n", "  path: %q\naudit:\n  sink: AUDIT_PATH\n",
+).Replace(e2eHead) + memProviders
 
 // polTrail reads the audit trail jitbot copies to its sink. Events are
 // written when their transaction commits, before anyone is told, so once a

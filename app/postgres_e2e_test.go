@@ -33,20 +33,7 @@ const (
 // pgConfigText runs the real postgres provider three ways (working, aimed
 // at a closed port, with a wrong password). Placeholders in angle brackets
 // are filled by pgConfig; the %q verbs are newE2EWith's.
-const pgConfigText = `
-slack:
-  app_token: %q
-  bot_token: %q
-  api_url: %q
-  admin_channel: C0ADMIN
-store:
-  path: %q
-digest:
-  enabled: false
-timers:
-  revoke_retry_min: 1m
-  revoke_retry_max: 10m
-providers:
+const pgConfigText = e2eHead + `providers:
   pg:
     type: postgres
     settings: {dsn: <dsn>, password_env: ` + pgPasswordEnv + `, timeout: 5s}
