@@ -66,7 +66,8 @@ type Service struct {
 	sched *scheduler
 
 	// inflight holds the grant ids whose provider call is running, so two
-	// paths (a timer and a click) never revoke the same grant at once.
+	// paths (a timer and a click) never revoke the same grant at once, and
+	// the request ids whose approval message is being posted again.
 	mu       sync.Mutex
 	inflight map[string]bool
 	// announcing holds, per new request, a channel closed once the place
@@ -225,6 +226,15 @@ func (s *Service) endAnnounce(id string) {
 	if ch != nil {
 		close(ch)
 	}
+}
+
+// announcingNow reports whether the request's approval message is being
+// posted right now.
+func (s *Service) announcingNow(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.announcing[id]
+	return ok
 }
 
 // awaitAnnounce waits, within the notice deadline, until the request's

@@ -235,6 +235,12 @@ func (s *Service) recover() error {
 // repost tries again to post the approval message of a pending request
 // whose first post failed, so approvers can see it at all.
 func (s *Service) repost(ctx context.Context, j job) {
+	// A request still being announced is not missing its message, and two
+	// reposts (one from start-up, one from a failed post) must not both post.
+	if s.announcingNow(j.id) || !s.claim(j.id) {
+		return
+	}
+	defer s.release(j.id)
 	req, err := s.request(j.id)
 	if err != nil || req.State.Final() || req.Message.Posted() {
 		return
